@@ -1,0 +1,208 @@
+package io.kvtier;
+
+import io.kvtier.spi.AdmissionPolicy;
+import io.kvtier.spi.BranchPolicy;
+import io.kvtier.spi.CacheConfig;
+import io.kvtier.spi.EvictionPolicy;
+import io.kvtier.spi.KvTierProvider;
+import io.kvtier.spi.PrefetchPolicy;
+import io.kvtier.spi.RetentionPolicy;
+import io.kvtier.spi.TierSpec;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Configures a {@link KvCache}. Every option has a default except the layout and at least one tier;
+ * {@link #build()} validates everything once and says what to change.
+ *
+ * <table>
+ *   <caption>Options</caption>
+ *   <tr><th>option</th><th>default</th></tr>
+ *   <tr><td>{@link #layout(KvLayout)}</td><td>required</td></tr>
+ *   <tr><td>{@link #tier(TierSpec)}</td><td>required, top (fastest) tier first</td></tr>
+ *   <tr><td>{@link #eviction(EvictionPolicy)}</td><td>{@link EvictionPolicy#lru()}</td></tr>
+ *   <tr><td>{@link #admission(AdmissionPolicy)}</td><td>{@link AdmissionPolicy#always()}</td></tr>
+ *   <tr><td>{@link #retention(RetentionPolicy)}</td><td>{@link RetentionPolicy#toolCallTtl()}</td></tr>
+ *   <tr><td>{@link #branches(BranchPolicy)}</td><td>{@link BranchPolicy#freeNow()}</td></tr>
+ *   <tr><td>{@link #prefetch(PrefetchPolicy)}</td><td>{@link PrefetchPolicy#none()}</td></tr>
+ *   <tr><td>{@link #ticker(Ticker)}</td><td>{@link Ticker#system()}</td></tr>
+ *   <tr><td>{@link #eventBuffer(int)}</td><td>{@value #DEFAULT_EVENT_BUFFER} events</td></tr>
+ * </table>
+ */
+public final class KvCacheBuilder {
+
+  /** Default capacity of the event replay buffer. */
+  public static final int DEFAULT_EVENT_BUFFER = 1 << 16;
+
+  private KvLayout layout;
+  private final List<TierSpec> tiers = new ArrayList<>();
+  private EvictionPolicy eviction;
+  private AdmissionPolicy admission = AdmissionPolicy.always();
+  private RetentionPolicy retention = RetentionPolicy.toolCallTtl();
+  private BranchPolicy branches = BranchPolicy.freeNow();
+  private PrefetchPolicy prefetch = PrefetchPolicy.none();
+  private Ticker ticker = Ticker.system();
+  private int eventBuffer = DEFAULT_EVENT_BUFFER;
+
+  KvCacheBuilder() {}
+
+  /**
+   * The KV layout; it fixes the page size of every tier and the block size of every namespace.
+   *
+   * @param kvLayout the layout
+   * @return this
+   */
+  public KvCacheBuilder layout(KvLayout kvLayout) {
+    this.layout = Objects.requireNonNull(kvLayout, "layout");
+    return this;
+  }
+
+  /**
+   * Adds a tier below the ones already added (add the fastest first).
+   *
+   * @param tier the tier
+   * @return this
+   */
+  public KvCacheBuilder tier(TierSpec tier) {
+    tiers.add(Objects.requireNonNull(tier, "tier"));
+    return this;
+  }
+
+  /**
+   * The eviction policy of every tier.
+   *
+   * @param policy the policy
+   * @return this
+   */
+  public KvCacheBuilder eviction(EvictionPolicy policy) {
+    this.eviction = Objects.requireNonNull(policy, "eviction");
+    return this;
+  }
+
+  /**
+   * The admission policy for lower tiers.
+   *
+   * @param policy the policy
+   * @return this
+   */
+  public KvCacheBuilder admission(AdmissionPolicy policy) {
+    this.admission = Objects.requireNonNull(policy, "admission");
+    return this;
+  }
+
+  /**
+   * The retention policy: how long a paused session stays pinned.
+   *
+   * @param policy the policy
+   * @return this
+   */
+  public KvCacheBuilder retention(RetentionPolicy policy) {
+    this.retention = Objects.requireNonNull(policy, "retention");
+    return this;
+  }
+
+  /**
+   * The branch reclamation policy.
+   *
+   * @param policy the policy
+   * @return this
+   */
+  public KvCacheBuilder branches(BranchPolicy policy) {
+    this.branches = Objects.requireNonNull(policy, "branches");
+    return this;
+  }
+
+  /**
+   * The prefetch policy.
+   *
+   * @param policy the policy
+   * @return this
+   */
+  public KvCacheBuilder prefetch(PrefetchPolicy policy) {
+    this.prefetch = Objects.requireNonNull(policy, "prefetch");
+    return this;
+  }
+
+  /**
+   * The clock for TTLs and priority durations.
+   *
+   * @param clock the ticker
+   * @return this
+   */
+  public KvCacheBuilder ticker(Ticker clock) {
+    this.ticker = Objects.requireNonNull(clock, "ticker");
+    return this;
+  }
+
+  /**
+   * How many events the replay buffer keeps.
+   *
+   * @param events a power of two, at least 16
+   * @return this
+   */
+  public KvCacheBuilder eventBuffer(int events) {
+    this.eventBuffer = events;
+    return this;
+  }
+
+  /**
+   * Validates the options into a configuration without building a cache.
+   *
+   * @return the validated configuration
+   * @throws IllegalStateException naming the option to change
+   */
+  public CacheConfig config() {
+    if (layout == null) {
+      throw new IllegalStateException(
+          "no layout: call layout(KvLayout.of(layers, kvHeads, headDim, dtype, tokensPerBlock))");
+    }
+    if (tiers.isEmpty()) {
+      throw new IllegalStateException(
+          "no tier: add at least one, fastest first, e.g. tier(DramTier.offHeap(8L << 30))");
+    }
+    if (tiers.size() > PageHandle.MAX_TIER + 1) {
+      throw new IllegalStateException(
+          "at most " + (PageHandle.MAX_TIER + 1) + " tiers are supported, got " + tiers.size());
+    }
+    Set<String> names = new HashSet<>();
+    int pageBytes = layout.pageBytes();
+    for (TierSpec t : tiers) {
+      if (!names.add(t.name())) {
+        throw new IllegalStateException(
+            "two tiers are named '" + t.name() + "': give each tier a distinct name");
+      }
+      if (t.capacityBytes() < pageBytes) {
+        throw new IllegalStateException(
+            "tier '"
+                + t.name()
+                + "' has "
+                + t.capacityBytes()
+                + " bytes, less than one page of "
+                + pageBytes
+                + " bytes: give it at least "
+                + pageBytes
+                + " bytes or use a smaller layout");
+      }
+    }
+    if (eventBuffer < 16 || Integer.bitCount(eventBuffer) != 1) {
+      throw new IllegalStateException(
+          "eventBuffer must be a power of two of at least 16, was " + eventBuffer);
+    }
+    EvictionPolicy ev = eviction != null ? eviction : EvictionPolicy.lru();
+    return new CacheConfig(
+        layout, tiers, ev, admission, retention, branches, prefetch, ticker, eventBuffer);
+  }
+
+  /**
+   * Validates the options and opens the cache (allocating or mapping every tier's memory).
+   *
+   * @return the cache
+   * @throws IllegalStateException naming the option to change
+   */
+  public KvCache build() {
+    return KvTierProvider.get().open(config());
+  }
+}

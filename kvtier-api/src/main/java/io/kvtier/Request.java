@@ -1,0 +1,178 @@
+package io.kvtier;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * One request's view of the cache: its tokens in a namespace, and who it belongs to.
+ *
+ * <p>Immutable; the {@code with}-style methods return copies. The token array is not copied: the
+ * caller must not modify it while a lease made from this request is open.
+ *
+ * <p>Priority follows TensorRT-LLM's retention model: 0 (evict first) to 100 (evict last), {@link
+ * #DEFAULT_PRIORITY} when unset, reverting to the default after {@link #priorityDuration()}.
+ */
+public final class Request {
+
+  /** Priority of blocks whose request did not set one. */
+  public static final int DEFAULT_PRIORITY = 35;
+
+  private final Namespace namespace;
+  private final int[] tokens;
+  private final String session;
+  private final long salt;
+  private final int priority;
+  private final Duration priorityDuration;
+
+  private Request(
+      Namespace namespace,
+      int[] tokens,
+      String session,
+      long salt,
+      int priority,
+      Duration priorityDuration) {
+    this.namespace = namespace;
+    this.tokens = tokens;
+    this.session = session;
+    this.salt = salt;
+    this.priority = priority;
+    this.priorityDuration = priorityDuration;
+  }
+
+  /**
+   * A request for {@code tokens} in {@code namespace}, with no session, no salt and the default
+   * priority.
+   *
+   * @param namespace the model namespace
+   * @param tokens the prompt's token ids
+   * @return the request
+   */
+  public static Request of(Namespace namespace, int[] tokens) {
+    Objects.requireNonNull(namespace, "namespace");
+    Objects.requireNonNull(tokens, "tokens");
+    return new Request(namespace, tokens, null, 0L, DEFAULT_PRIORITY, null);
+  }
+
+  /**
+   * The same request as part of an agent session.
+   *
+   * @param sessionId the session id, non-empty
+   * @return a copy
+   */
+  public Request session(String sessionId) {
+    if (sessionId == null || sessionId.isEmpty()) {
+      throw new IllegalArgumentException("session id must be non-empty");
+    }
+    return new Request(namespace, tokens, sessionId, salt, priority, priorityDuration);
+  }
+
+  /**
+   * The same request with a tenant salt. The salt enters the first block's key, so requests with
+   * different salts never share a prefix.
+   *
+   * @param tenantSalt any value; 0 means no salt
+   * @return a copy
+   */
+  public Request salt(long tenantSalt) {
+    return new Request(namespace, tokens, session, tenantSalt, priority, priorityDuration);
+  }
+
+  /**
+   * The same request with a string tenant salt, hashed to 64 bits the same way in every process.
+   *
+   * @param tenant the tenant id
+   * @return a copy
+   */
+  public Request salt(String tenant) {
+    Objects.requireNonNull(tenant, "tenant");
+    long h = 0xcbf29ce484222325L;
+    for (int i = 0; i < tenant.length(); i++) {
+      h ^= tenant.charAt(i);
+      h *= 0x100000001b3L;
+    }
+    return salt(h == 0 ? 1 : h);
+  }
+
+  /**
+   * The same request with a retention priority for the blocks it commits.
+   *
+   * @param value 0 (evict first) to 100 (evict last)
+   * @param duration how long the priority holds before reverting to the default; null for as long
+   *     as the block lives
+   * @return a copy
+   */
+  public Request priority(int value, Duration duration) {
+    if (value < 0 || value > 100) {
+      throw new IllegalArgumentException("priority must be in [0, 100], was " + value);
+    }
+    if (duration != null && duration.isNegative()) {
+      throw new IllegalArgumentException("priority duration must not be negative");
+    }
+    return new Request(namespace, tokens, session, salt, value, duration);
+  }
+
+  /**
+   * The namespace.
+   *
+   * @return the namespace
+   */
+  public Namespace namespace() {
+    return namespace;
+  }
+
+  /**
+   * The token ids (not copied).
+   *
+   * @return the tokens
+   */
+  public int[] tokens() {
+    return tokens;
+  }
+
+  /**
+   * The session id, or null.
+   *
+   * @return the session id
+   */
+  public String sessionId() {
+    return session;
+  }
+
+  /**
+   * The tenant salt, 0 for none.
+   *
+   * @return the salt
+   */
+  public long salt() {
+    return salt;
+  }
+
+  /**
+   * The retention priority.
+   *
+   * @return 0 to 100
+   */
+  public int priority() {
+    return priority;
+  }
+
+  /**
+   * How long the priority holds, or null for the life of the block.
+   *
+   * @return the duration
+   */
+  public Duration priorityDuration() {
+    return priorityDuration;
+  }
+
+  @Override
+  public String toString() {
+    return "Request["
+        + namespace.model()
+        + ", "
+        + tokens.length
+        + " tokens, session="
+        + session
+        + "]";
+  }
+}

@@ -1,0 +1,46 @@
+package io.kvtier.spi;
+
+import io.kvtier.KvCache;
+
+/**
+ * The engine behind the API, found with {@link java.util.ServiceLoader}: {@code kvtier-core}
+ * provides it. An application needs {@code kvtier-core} on its class or module path; nothing else.
+ */
+public interface KvTierProvider {
+
+  /**
+   * Opens a cache.
+   *
+   * @param config a validated configuration
+   * @return the open cache
+   */
+  KvCache open(CacheConfig config);
+
+  /**
+   * A host DRAM tier.
+   *
+   * @param name the tier's name
+   * @param capacityBytes its size
+   * @return the tier
+   */
+  TierSpec dram(String name, long capacityBytes);
+
+  /**
+   * A stock eviction policy by name.
+   *
+   * @param name one of {@code lru}, {@code s3fifo}, {@code priority-lru}
+   * @return the policy
+   * @throws IllegalArgumentException for an unknown name, listing the known ones
+   */
+  EvictionPolicy eviction(String name);
+
+  /**
+   * The provider on the class or module path.
+   *
+   * @return the provider
+   * @throws IllegalStateException when {@code kvtier-core} is missing
+   */
+  static KvTierProvider get() {
+    return ProviderHolder.PROVIDER;
+  }
+}

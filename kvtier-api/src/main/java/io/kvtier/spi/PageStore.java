@@ -1,0 +1,166 @@
+package io.kvtier.spi;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+
+/**
+ * One tier's page memory: {@link #capacityPages()} slots of {@link #pageBytes()} bytes.
+ *
+ * <p>Slots are {@code long} indices from 0; {@link #allocate(long)} and {@link #free(long)} manage
+ * which are in use. Reference counts, generations and page handles are the cache's business, not
+ * the store's. Reads and writes copy whole or partial pages between a slot and a caller's {@link
+ * MemorySegment}.
+ *
+ * <p>Thread safety: {@code allocate} and {@code free} are called by one thread at a time (the
+ * cache's metadata writer); {@code read} and {@code write} may be called concurrently for different
+ * slots. Every method throws {@link IllegalStateException} after {@link #close()} and {@link
+ * IllegalArgumentException} for a slot out of range or a segment larger than a page.
+ */
+public interface PageStore extends AutoCloseable {
+
+  /** What {@link #allocate(long)} returns when every slot is in use. */
+  long NO_SPACE = -1L;
+
+  /**
+   * The tier's kind.
+   *
+   * @return the kind
+   */
+  TierKind kind();
+
+  /**
+   * The tier's name.
+   *
+   * @return the name
+   */
+  String name();
+
+  /**
+   * Bytes per page.
+   *
+   * @return page size
+   */
+  int pageBytes();
+
+  /**
+   * Slots in the store.
+   *
+   * @return capacity in pages
+   */
+  long capacityPages();
+
+  /**
+   * Slots not in use.
+   *
+   * @return free pages
+   */
+  long freePages();
+
+  /**
+   * Takes a free slot, preferring {@code hint} (pass the previous slot + 1 of a sequence to keep it
+   * contiguous; -1 for no preference). O(1).
+   *
+   * @param hint preferred slot, or -1
+   * @return the slot, or {@link #NO_SPACE}
+   */
+  long allocate(long hint);
+
+  /**
+   * Returns a slot. O(1).
+   *
+   * @param slot a slot in use
+   * @throws IllegalArgumentException if the slot is out of range or not in use
+   */
+  void free(long slot);
+
+  /**
+   * Copies {@code src} into the start of the slot.
+   *
+   * @param slot the slot
+   * @param src at most {@link #pageBytes()} bytes
+   */
+  void write(long slot, MemorySegment src);
+
+  /**
+   * Copies the start of the slot into {@code dst}.
+   *
+   * @param slot the slot
+   * @param dst at most {@link #pageBytes()} bytes
+   */
+  void read(long slot, MemorySegment dst);
+
+  /**
+   * Copies one slot's bytes to another slot of the same store.
+   *
+   * @param from source slot
+   * @param to destination slot
+   */
+  default void copy(long from, long to) {
+    try (var arena = java.lang.foreign.Arena.ofConfined()) {
+      MemorySegment tmp = arena.allocate(pageBytes());
+      read(from, tmp);
+      write(to, tmp);
+    }
+  }
+
+  /**
+   * The slot's memory, for stores whose pages are directly addressable from the host.
+   *
+   * @param slot the slot
+   * @return a segment of {@link #pageBytes()} bytes, or empty
+   */
+  default Optional<MemorySegment> segment(long slot) {
+    return Optional.empty();
+  }
+
+  /**
+   * Asynchronous {@link #write(long, MemorySegment)}.
+   *
+   * @param slot the slot
+   * @param src the bytes; must stay valid until the future completes
+   * @param executor where to run the copy, for stores without their own I/O threads
+   * @return completes when the bytes are in the slot
+   */
+  default CompletableFuture<Void> writeAsync(long slot, MemorySegment src, Executor executor) {
+    return CompletableFuture.runAsync(() -> write(slot, src), executor);
+  }
+
+  /**
+   * Asynchronous {@link #read(long, MemorySegment)}.
+   *
+   * @param slot the slot
+   * @param dst the destination; must stay valid until the future completes
+   * @param executor where to run the copy, for stores without their own I/O threads
+   * @return completes when the bytes are in {@code dst}
+   */
+  default CompletableFuture<Void> readAsync(long slot, MemorySegment dst, Executor executor) {
+    return CompletableFuture.runAsync(() -> read(slot, dst), executor);
+  }
+
+  /**
+   * Maximal runs of consecutive free slots.
+   *
+   * @return the number of free runs
+   */
+  long freeRuns();
+
+  /**
+   * The longest run of consecutive free slots.
+   *
+   * @return its length in pages
+   */
+  long largestFreeRun();
+
+  /**
+   * Whether {@link #close()} was called.
+   *
+   * @return true once closed
+   */
+  boolean isClosed();
+
+  /** Releases the store's memory or files. Idempotent. */
+  @Override
+  void close();
+}
