@@ -1,0 +1,29 @@
+package io.kvtier.core;
+
+import io.kvtier.KvCache;
+import io.kvtier.spi.CacheConfig;
+import io.kvtier.spi.EvictionPolicy;
+import io.kvtier.spi.KvTierProvider;
+import io.kvtier.spi.TierSpec;
+
+/** The engine as the API's {@link java.util.ServiceLoader} finds it. */
+public final class CoreProvider implements KvTierProvider {
+
+  /** Creates the provider (called by the service loader). */
+  public CoreProvider() {}
+
+  @Override
+  public KvCache open(CacheConfig config) {
+    throw new UnsupportedOperationException("engine not assembled yet");
+  }
+
+  @Override
+  public TierSpec dram(String name, long capacityBytes) {
+    throw new UnsupportedOperationException("engine not assembled yet");
+  }
+
+  @Override
+  public EvictionPolicy eviction(String name) {
+    throw new UnsupportedOperationException("engine not assembled yet");
+  }
+}
