@@ -14,6 +14,15 @@ public interface BlockView {
   long now();
 
   /**
+   * 64 bits of the block's key: stable for the block's content across id reuse, for policies that
+   * remember blocks after they left (ghost queues, frequency sketches).
+   *
+   * @param block the block id
+   * @return a fingerprint of the block key
+   */
+  long fingerprint(int block);
+
+  /**
    * When the block was last matched or committed.
    *
    * @param block the block id

@@ -36,6 +36,14 @@ public interface Evictor {
   void onEvictable(int block, boolean evictable);
 
   /**
+   * The block's retention priority changed (set by a request or session, or reverted when its
+   * duration expired). Policies that order by priority re-rank the block.
+   *
+   * @param block the block id
+   */
+  default void onPriorityChange(int block) {}
+
+  /**
    * The block left the tier (evicted or dropped); forget it.
    *
    * @param block the block id
