@@ -26,9 +26,10 @@ import java.util.Objects;
  * When the preferred queue yields nothing the other is scanned. Each scan is bounded ({@code |S|}
  * steps for {@code S}, {@code 4|M|} for {@code M}, since a count falls to 0 within three
  * rotations), so {@link #victim()} returns {@link #NONE} exactly when no block in the tier is
- * evictable. {@code victim()} leaves the victim in place (calling it twice returns the same block);
- * {@link #onRemove(int)} unlinks a block from whichever queue holds it and, if that was {@code S},
- * records its fingerprint in {@code G}.
+ * evictable. {@code victim()} leaves the victim in place, and returns it again until it is removed,
+ * accessed or stops being evictable (the scan moves blocks, so a fresh scan could otherwise pick
+ * another); {@link #onRemove(int)} unlinks a block from whichever queue holds it and, if that was
+ * {@code S}, records its fingerprint in {@code G}.
  *
  * <p>{@code G} is a FIFO ring of at most {@code |M|}'s capacity fingerprints beside an
  * open-addressing (linear probing, backward-shift deletion) map from fingerprint to the sequence
@@ -96,6 +97,11 @@ final class S3FifoEvictor implements Evictor {
   private final int[] tail = {NIL, NIL, NIL};
   private final int[] size = new int[3];
 
+  /**
+   * The last victim chosen, returned again while it is still in the tier, unaccessed, evictable.
+   */
+  private int chosen = NONE;
+
   S3FifoEvictor(BlockView view, long capacityPages) {
     this.view = Objects.requireNonNull(view, "view");
     if (capacityPages < 1) {
@@ -135,6 +141,9 @@ final class S3FifoEvictor implements Evictor {
     if (!queued(block)) {
       return;
     }
+    if (block == chosen) {
+      chosen = NONE;
+    }
     int q = queue[block];
     unlink(block);
     if (q == SMALL) {
@@ -144,6 +153,15 @@ final class S3FifoEvictor implements Evictor {
 
   @Override
   public int victim() {
+    int c = chosen;
+    if (c != NONE && freq[c] == 0 && view.evictable(c)) {
+      return c;
+    }
+    chosen = choose();
+    return chosen;
+  }
+
+  private int choose() {
     int v;
     if (size[SMALL] > 0 && (size[SMALL] >= smallTarget || size[MAIN] == 0)) {
       v = scanSmall();

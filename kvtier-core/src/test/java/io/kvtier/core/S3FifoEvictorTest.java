@@ -149,6 +149,44 @@ class S3FifoEvictorTest {
   }
 
   @Test
+  void mainQueueBlockWithAFullCount_isFoundOnceItRunsDown() {
+    S3FifoEvictor e = evictor(10);
+    e.onInsert(0); // pinned for now
+    e.onAccess(0);
+    e.onInsert(1); // an interior block
+    assertThat(e.victim()).isEqualTo(Evictor.NONE);
+    assertThat(e.queueOf(0)).as("promoted, count reset").isEqualTo(S3FifoEvictor.MAIN);
+    for (int i = 0; i < 5; i++) {
+      e.onAccess(0); // capped at 3
+    }
+    blocks.evictable[0] = true;
+    e.onEvictable(0, true);
+    assertThat(e.victim()).isEqualTo(0);
+  }
+
+  @Test
+  void victim_isStableUntilTheVictimChanges() {
+    S3FifoEvictor e = evictor(20); // |S| target 2
+    for (int b = 0; b < 4; b++) {
+      insertLeaf(e, b);
+    }
+    e.onAccess(0);
+    int v = e.victim();
+    assertThat(v).isEqualTo(1);
+    assertThat(e.victim()).isEqualTo(v);
+    e.onAccess(v);
+    assertThat(e.victim()).isNotEqualTo(v);
+    v = e.victim();
+    blocks.evictable[v] = false;
+    e.onEvictable(v, false);
+    int w = e.victim();
+    assertThat(w).isNotEqualTo(v);
+    e.onRemove(w);
+    e.onInsert(w); // the id comes back: a fresh block, not the old choice
+    assertThat(e.victim()).isNotEqualTo(Evictor.NONE);
+  }
+
+  @Test
   void onInsert_twice_isRejected() {
     S3FifoEvictor e = evictor(10);
     e.onInsert(2);
