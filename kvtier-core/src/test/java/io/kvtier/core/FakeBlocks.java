@@ -41,6 +41,11 @@ final class FakeBlocks implements BlockView {
   }
 
   @Override
+  public int token(int block, int index) {
+    return (int) fingerprint(block) + index;
+  }
+
+  @Override
   public long fingerprint(int block) {
     return fingerprint[block];
   }
