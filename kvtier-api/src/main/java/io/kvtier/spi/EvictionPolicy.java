@@ -5,8 +5,10 @@ package io.kvtier.spi;
  *
  * <p>Stock policies: {@link #lru()} (vLLM's and SGLang's: leaf-only, least recently used), {@link
  * #s3fifo()} (Yang et al., SOSP'23: a small probationary FIFO, a main FIFO with reinsertion, and a
- * ghost queue) and {@link #priorityLru()} (TensorRT-LLM's retention model: lowest priority first,
- * then least recently used, priorities reverting after their duration).
+ * ghost queue), {@link #priorityLru()} (TensorRT-LLM's retention model: lowest priority first,
+ * then least recently used, priorities reverting after their duration), {@link #tinyLfu()}
+ * (W-TinyLFU: a window, a segmented main region and admission by a frequency sketch) and {@link
+ * #arc()} (ARC: recency and frequency lists with ghosts and an adaptive split).
  */
 public interface EvictionPolicy {
 
@@ -53,9 +55,28 @@ public interface EvictionPolicy {
   }
 
   /**
+   * W-TinyLFU over blocks, restricted to evictable leaves: a newcomer displaces an older block only
+   * when a frequency sketch says it is used more often.
+   *
+   * @return the policy
+   */
+  static EvictionPolicy tinyLfu() {
+    return KvTierProvider.get().eviction("tinylfu");
+  }
+
+  /**
+   * ARC (Megiddo and Modha) over blocks, restricted to evictable leaves.
+   *
+   * @return the policy
+   */
+  static EvictionPolicy arc() {
+    return KvTierProvider.get().eviction("arc");
+  }
+
+  /**
    * A stock policy by name.
    *
-   * @param name {@code lru}, {@code s3fifo} or {@code priority-lru}
+   * @param name {@code lru}, {@code s3fifo}, {@code priority-lru}, {@code tinylfu} or {@code arc}
    * @return the policy
    */
   static EvictionPolicy named(String name) {

@@ -6,14 +6,20 @@ import java.util.List;
 /**
  * The stock eviction policies by name, as {@link io.kvtier.spi.EvictionPolicy#named(String)} and
  * the replay tool name them: {@code lru} ({@link LruEvictor}), {@code priority-lru} ({@link
- * PriorityLruEvictor}) and {@code s3fifo} ({@link S3FifoEvictor}). The policies are stateless
- * factories, shared; each {@link EvictionPolicy#newEvictor} call makes a fresh evictor whose state
- * has the single writer of the tier it serves.
+ * PriorityLruEvictor}), {@code s3fifo} ({@link S3FifoEvictor}), {@code tinylfu} ({@link
+ * TinyLfuEvictor}) and {@code arc} ({@link ArcEvictor}). The policies are stateless factories,
+ * shared; each {@link EvictionPolicy#newEvictor} call makes a fresh evictor whose state has the
+ * single writer of the tier it serves.
  */
 final class StockPolicies {
 
   private static final List<EvictionPolicy> ALL =
-      List.of(LruEvictor.POLICY, PriorityLruEvictor.POLICY, S3FifoEvictor.POLICY);
+      List.of(
+          LruEvictor.POLICY,
+          PriorityLruEvictor.POLICY,
+          S3FifoEvictor.POLICY,
+          TinyLfuEvictor.POLICY,
+          ArcEvictor.POLICY);
 
   private StockPolicies() {}
 

@@ -12,10 +12,11 @@ class StockPoliciesTest {
 
   @Test
   void byName_returnsThePolicyOfThatName() {
-    for (String name : new String[] {"lru", "priority-lru", "s3fifo"}) {
+    for (String name : new String[] {"lru", "priority-lru", "s3fifo", "tinylfu", "arc"}) {
       assertThat(StockPolicies.byName(name).name()).isEqualTo(name);
     }
-    assertThat(StockPolicies.names()).containsExactly("lru", "priority-lru", "s3fifo");
+    assertThat(StockPolicies.names())
+        .containsExactly("lru", "priority-lru", "s3fifo", "tinylfu", "arc");
   }
 
   @Test
@@ -27,13 +28,19 @@ class StockPoliciesTest {
         .isInstanceOf(PriorityLruEvictor.class);
     assertThat(StockPolicies.byName("s3fifo").newEvictor(blocks.context(8)))
         .isInstanceOf(S3FifoEvictor.class);
+    assertThat(StockPolicies.byName("tinylfu").newEvictor(blocks.context(8)))
+        .isInstanceOf(TinyLfuEvictor.class);
+    assertThat(StockPolicies.byName("arc").newEvictor(blocks.context(8)))
+        .isInstanceOf(ArcEvictor.class);
   }
 
   @Test
   void byName_ofUnknownName_listsTheKnownOnes() {
-    assertThatThrownBy(() -> StockPolicies.byName("arc"))
+    assertThatThrownBy(() -> StockPolicies.byName("clock"))
         .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("clock")
         .hasMessageContaining("arc")
+        .hasMessageContaining("tinylfu")
         .hasMessageContaining("lru")
         .hasMessageContaining("priority-lru")
         .hasMessageContaining("s3fifo");
