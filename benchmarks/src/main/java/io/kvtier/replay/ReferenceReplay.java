@@ -1,0 +1,364 @@
+package io.kvtier.replay;
+
+import io.kvtier.Branches;
+import io.kvtier.CacheStats;
+import io.kvtier.DramTier;
+import io.kvtier.KvCache;
+import io.kvtier.KvCacheBuilder;
+import io.kvtier.KvLayout;
+import io.kvtier.Lease;
+import io.kvtier.Namespace;
+import io.kvtier.OutOfPagesException;
+import io.kvtier.PauseKind;
+import io.kvtier.Request;
+import io.kvtier.Session;
+import io.kvtier.spi.EvictionPolicy;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The reference mode of {@code kvtier replay}: the real cache (built through the public API, with
+ * the library's index, allocator and policies) on one tier of {@code F × distinct blocks} pages,
+ * demand-filled by the trace, one request at a time.
+ *
+ * <p><b>The exact, cheap encoding.</b> The cache is built with one token per block and tiny pages
+ * ({@value #PAGE_BYTES} bytes: hit rates do not depend on page size). Each trace block becomes one
+ * token whose id is the block's dense trace id ({@link Trace}), so the cache's radix tree is
+ * exactly the trace's prefix tree, a cached block is a cached trace block, and eviction is the
+ * library's leaf-only eviction by the chosen policy.
+ *
+ * <p><b>Per request</b>, in arrival order: the virtual clock moves to the request's timestamp (plus
+ * one nanosecond per request index, so that arrivals are strictly ordered); a session paused
+ * earlier is resumed (and the pause it took is observed by the {@link PauseEstimator}); a compacted
+ * session is told so; then {@code acquire} (the longest cached prefix, pinned), {@code extend}
+ * (pages for the rest, evicting as needed), {@code commit} (the new blocks enter the index) and
+ * {@code close}. If the request was forked into speculative branches, they are forked after the
+ * commit, each extended by its generated tokens, one kept and the others discarded, before the
+ * close. Then a session with a pause ahead pauses with the <em>estimated</em> duration (the engine
+ * never knows the true gap), and a session with nothing ahead ends.
+ *
+ * <p>The prompt is acquired as its cached prefix (found first with {@code probeTokens}, which
+ * touches nothing) and extended with the rest, so that when pins leave too little evictable room
+ * the request still caches as much of its prompt as fits ({@link Result#overflowRequests()} counts
+ * such requests).
+ *
+ * <p><b>Token hit rate</b> = Σ min(matched blocks × trace block tokens, input length) / Σ input
+ * length.
+ *
+ * <p>Not thread-safe: one replay per thread; several may run at once over one {@link Trace}.
+ */
+public final class ReferenceReplay {
+
+  /** Bytes per page in reference mode. */
+  public static final int PAGE_BYTES = 64;
+
+  /** The layout: one token per block. */
+  static final KvLayout LAYOUT = KvLayout.ofPageBytes(1, PAGE_BYTES);
+
+  /** Named policies a replay accepts besides the library's stock ones. */
+  public static final List<String> SPECIAL_POLICIES = List.of("default", "belady");
+
+  /**
+   * One replay's outcome.
+   *
+   * @param policy the policy's name as given
+   * @param capacityFraction F
+   * @param capacityBlocks the tier's capacity in blocks (pages)
+   * @param requests requests replayed
+   * @param inputTokens Σ input length
+   * @param hitTokens Σ min(matched blocks × block tokens, input length)
+   * @param blockRefs Σ blocks per request
+   * @param hitBlocks Σ matched blocks
+   * @param evictedBlocks blocks the cache evicted
+   * @param overflowRequests requests whose new blocks did not all fit (pins left too little room)
+   * @param wallMillis wall-clock time of the replay
+   */
+  public record Result(
+      String policy,
+      double capacityFraction,
+      long capacityBlocks,
+      int requests,
+      long inputTokens,
+      long hitTokens,
+      long blockRefs,
+      long hitBlocks,
+      long evictedBlocks,
+      long overflowRequests,
+      long wallMillis) {
+
+    /**
+     * The token hit rate.
+     *
+     * @return hitTokens / inputTokens
+     */
+    public double tokenHitRate() {
+      return inputTokens == 0 ? 0 : (double) hitTokens / inputTokens;
+    }
+
+    /**
+     * The block hit rate.
+     *
+     * @return hitBlocks / blockRefs
+     */
+    public double blockHitRate() {
+      return blockRefs == 0 ? 0 : (double) hitBlocks / blockRefs;
+    }
+  }
+
+  /** Told about progress every so many requests. */
+  @FunctionalInterface
+  public interface Progress {
+    /**
+     * Called every {@link #EVERY} requests and at the end.
+     *
+     * @param done requests replayed
+     * @param total requests in the trace
+     */
+    void at(int done, int total);
+
+    /** How often progress is reported, in requests. */
+    int EVERY = 1000;
+
+    /** No reporting. */
+    Progress NONE = (d, t) -> {};
+  }
+
+  private final Trace trace;
+
+  /**
+   * A replay of a trace.
+   *
+   * @param trace the trace
+   */
+  public ReferenceReplay(Trace trace) {
+    this.trace = Objects.requireNonNull(trace, "trace");
+  }
+
+  /**
+   * The capacity, in blocks, for a fraction of the trace's distinct blocks.
+   *
+   * @param fraction F, in (0, 1]... or more
+   * @return {@code max(1, floor(F × distinct blocks))}
+   */
+  public long capacityBlocks(double fraction) {
+    if (!(fraction > 0)) {
+      throw new IllegalArgumentException("capacity fraction must be positive, was " + fraction);
+    }
+    return Math.max(1, (long) Math.floor(fraction * trace.distinctBlocks()));
+  }
+
+  /**
+   * Replays the trace.
+   *
+   * @param policy a stock policy name ({@code lru}, {@code s3fifo}, {@code priority-lru}, {@code
+   *     tinylfu}, {@code arc}), {@code default} (the builder's default) or {@code belady}
+   * @param fraction the capacity as a fraction of distinct blocks
+   * @param progress told about progress
+   * @return the result
+   */
+  public Result run(String policy, double fraction, Progress progress) {
+    return run(policy, capacityBlocks(fraction), fraction, progress);
+  }
+
+  /**
+   * Replays the trace with a capacity in blocks.
+   *
+   * @param policy the policy name
+   * @param capacityBlocks pages in the tier
+   * @param fraction what to report as the capacity fraction
+   * @param progress told about progress
+   * @return the result
+   */
+  public Result run(String policy, long capacityBlocks, double fraction, Progress progress) {
+    long t0 = System.nanoTime();
+    VirtualTicker clock = new VirtualTicker();
+    BeladyPolicy.Cursor cursor = new BeladyPolicy.Cursor();
+    KvCacheBuilder b =
+        KvCache.builder()
+            .layout(LAYOUT)
+            .tier(DramTier.offHeap("ref", capacityBlocks * PAGE_BYTES))
+            .ticker(clock)
+            .eventBuffer(16);
+    EvictionPolicy p = policy(policy, cursor);
+    if (p != null) {
+      b.eviction(p);
+    }
+    int n = trace.size();
+    Namespace[] ns = new Namespace[trace.models().size()];
+    for (int m = 0; m < ns.length; m++) {
+      ns[m] = Namespace.of(trace.models().get(m), LAYOUT);
+    }
+    long[] salts = new long[trace.tenants().size()];
+    for (int t = 0; t < salts.length; t++) {
+      String tenant = trace.tenants().get(t);
+      salts[t] = tenant.isEmpty() ? 0 : Request.of(ns[0], new int[0]).salt(tenant).salt();
+    }
+    int[] nextInSession = nextInSession();
+    int[] lastOfSession = new int[trace.sessions().size()];
+    Arrays.fill(lastOfSession, -1);
+    Session[] sessions = new Session[trace.sessions().size()];
+    PauseEstimator estimator = new PauseEstimator();
+    int branchToken = -1;
+
+    long hitTokens = 0;
+    long hitBlocks = 0;
+    long overflow = 0;
+    long evicted;
+    try (KvCache cache = b.build()) {
+      for (int i = 0; i < n; i++) {
+        clock.advanceTo(trace.timeMs(i) * 1_000_000L + i);
+        cursor.set(i);
+        int si = trace.session(i);
+        Session s = null;
+        if (si >= 0) {
+          s = sessions[si];
+          if (s == null) {
+            s = cache.session(trace.sessions().get(si));
+            sessions[si] = s;
+          }
+          int prev = lastOfSession[si];
+          if (prev >= 0 && trace.pauseKind(prev) != null) {
+            estimator.observe(trace.pauseKind(prev), trace.timeMs(i) - trace.timeMs(prev));
+            s.resume();
+          }
+          lastOfSession[si] = i;
+          if (trace.compacted(i)) {
+            s.compacted();
+          }
+        }
+        int[] tokens = trace.blocks(i);
+        Namespace space = ns[trace.model(i)];
+        long salt = salts[trace.tenant(i)];
+        int cached = cache.probeTokens(space, tokens, salt);
+        Request req = Request.of(space, Arrays.copyOf(tokens, cached)).salt(salt);
+        if (s != null) {
+          req = req.session(s.id());
+        }
+        try (Lease lease = cache.acquire(req)) {
+          int matched = lease.cachedTokens();
+          hitBlocks += matched;
+          hitTokens += Math.min((long) matched * trace.blockTokens(i), trace.inputLength(i));
+          if (!fill(lease, tokens, matched)) {
+            overflow++;
+          }
+          lease.commit();
+          int k = trace.branches(i);
+          if (k >= 2) {
+            branchToken = fork(lease, k, trace.branchTokens(i), trace.blockTokens(i), branchToken);
+          }
+        }
+        if (s != null) {
+          PauseKind kind = trace.pauseKind(i);
+          if (nextInSession[i] < 0) {
+            s.end();
+            sessions[si] = null;
+          } else if (kind != null) {
+            s.pause(kind, estimator.estimate(kind));
+          }
+        }
+        if ((i + 1) % Progress.EVERY == 0) {
+          progress.at(i + 1, n);
+        }
+      }
+      CacheStats stats = cache.stats();
+      evicted = stats.evictedBlocks();
+    }
+    progress.at(n, n);
+    return new Result(
+        policy,
+        fraction,
+        capacityBlocks,
+        n,
+        trace.inputTokens(),
+        hitTokens,
+        trace.blockRefs(),
+        hitBlocks,
+        evicted,
+        overflow,
+        (System.nanoTime() - t0) / 1_000_000);
+  }
+
+  /**
+   * The policy for a name; null for the builder's default.
+   *
+   * @throws IllegalArgumentException for an unknown name, listing the known ones
+   */
+  EvictionPolicy policy(String name, BeladyPolicy.Cursor cursor) {
+    return switch (name) {
+      case "default" -> null;
+      case "belady" -> new BeladyPolicy(trace, cursor);
+      default -> {
+        try {
+          yield EvictionPolicy.named(name);
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(e.getMessage() + ", default, belady", e);
+        }
+      }
+    };
+  }
+
+  /**
+   * Extends the lease by the uncached rest of the prompt; when the tier cannot make room for all of
+   * it, by as much as fits. Returns whether all of it fit.
+   */
+  private static boolean fill(Lease lease, int[] tokens, int from) {
+    if (from >= tokens.length) {
+      return true;
+    }
+    try {
+      lease.extend(Arrays.copyOfRange(tokens, from, tokens.length));
+      return true;
+    } catch (OutOfPagesException e) {
+      int at = from;
+      int chunk = (tokens.length - from) / 2;
+      while (chunk > 0 && at < tokens.length) {
+        try {
+          lease.extend(Arrays.copyOfRange(tokens, at, Math.min(tokens.length, at + chunk)));
+          at += chunk;
+        } catch (OutOfPagesException again) {
+          chunk /= 2;
+        }
+      }
+      return false;
+    }
+  }
+
+  /** Forks, generates into every branch, keeps the first; returns the next branch token. */
+  private static int fork(Lease lease, int k, int branchTokens, int blockTokens, int nextToken) {
+    int blocks = Math.max(1, (branchTokens + blockTokens - 1) / blockTokens);
+    Branches br = lease.fork(k);
+    for (int j = 0; j < k; j++) {
+      int[] gen = new int[blocks];
+      for (int x = 0; x < blocks; x++) {
+        gen[x] = nextToken--;
+      }
+      try {
+        br.branch(j).extend(gen);
+      } catch (OutOfPagesException e) {
+        // this branch could not generate: it is discarded like the others
+      }
+    }
+    br.keep(0).close();
+    return nextToken;
+  }
+
+  /** For each request, the index of its session's next request, or -1. */
+  private int[] nextInSession() {
+    int n = trace.size();
+    int[] next = new int[n];
+    Arrays.fill(next, -1);
+    int[] last = new int[trace.sessions().size()];
+    Arrays.fill(last, -1);
+    for (int i = 0; i < n; i++) {
+      int s = trace.session(i);
+      if (s >= 0) {
+        if (last[s] >= 0) {
+          next[last[s]] = i;
+        }
+        last[s] = i;
+      }
+    }
+    return next;
+  }
+}
