@@ -14,16 +14,16 @@ public final class CoreProvider implements KvTierProvider {
 
   @Override
   public KvCache open(CacheConfig config) {
-    throw new UnsupportedOperationException("engine not assembled yet");
+    return new KvCacheImpl(config);
   }
 
   @Override
   public TierSpec dram(String name, long capacityBytes) {
-    throw new UnsupportedOperationException("engine not assembled yet");
+    return new DramTierSpec(name, capacityBytes);
   }
 
   @Override
   public EvictionPolicy eviction(String name) {
-    throw new UnsupportedOperationException("engine not assembled yet");
+    return StockPolicies.byName(name);
   }
 }

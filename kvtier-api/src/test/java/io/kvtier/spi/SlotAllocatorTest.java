@@ -1,0 +1,180 @@
+package io.kvtier.spi;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class SlotAllocatorTest {
+
+  @Test
+  void constructor_rejectsEmptyCapacity() {
+    assertThatThrownBy(() -> new SlotAllocator(0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("capacity");
+  }
+
+  @Test
+  void new_allocator_isOneFreeRun() {
+    var slots = new SlotAllocator(100);
+    assertThat(slots.capacity()).isEqualTo(100);
+    assertThat(slots.freeCount()).isEqualTo(100);
+    assertThat(slots.freeRuns()).isEqualTo(1);
+    assertThat(slots.largestFreeRun()).isEqualTo(100);
+  }
+
+  @Test
+  void allocate_withoutHint_takesFirstSlotsInOrder() {
+    var slots = new SlotAllocator(8);
+    assertThat(slots.allocate(-1)).isZero();
+    assertThat(slots.allocate(-1)).isEqualTo(1);
+    assertThat(slots.allocate(-1)).isEqualTo(2);
+    assertThat(slots.freeRuns()).isEqualTo(1);
+    assertThat(slots.largestFreeRun()).isEqualTo(5);
+  }
+
+  @Test
+  void allocate_honoursFreeHint_anywhereInItsRun() {
+    var slots = new SlotAllocator(1000);
+    assertThat(slots.allocate(999)).isEqualTo(999); // last slot of the run
+    assertThat(slots.allocate(700)).isEqualTo(700); // interior: run start found by bitmap scan
+    assertThat(slots.allocate(300)).isEqualTo(300); // interior, start several words back
+    assertThat(slots.allocate(301)).isEqualTo(301); // first slot of a run
+    assertThat(slots.allocate(0)).isZero();
+    assertThat(slots.freeRuns()).isEqualTo(3); // [1..299] [302..699] [701..998]
+    assertThat(slots.largestFreeRun()).isEqualTo(398);
+    assertThat(slots.isFree(300)).isFalse();
+    assertThat(slots.isFree(299)).isTrue();
+    assertThat(slots.isFree(302)).isTrue();
+  }
+
+  @Test
+  void allocate_ignoresOutOfRangeOrTakenHint() {
+    var slots = new SlotAllocator(4);
+    assertThat(slots.allocate(7)).isZero();
+    assertThat(slots.allocate(0)).isEqualTo(1);
+    assertThat(slots.allocate(-5)).isEqualTo(2);
+  }
+
+  @Test
+  void allocate_withoutHint_prefersLongestRun() {
+    var slots = new SlotAllocator(20);
+    for (int i = 0; i < 20; i++) {
+      slots.allocate(-1);
+    }
+    for (int i = 1; i <= 3; i++) {
+      slots.free(i); // run [1..3], class 1
+    }
+    for (int i = 8; i <= 17; i++) {
+      slots.free(i); // run [8..17], class 3
+    }
+    assertThat(slots.allocate(-1)).isEqualTo(8);
+    assertThat(slots.allocate(9)).isEqualTo(9);
+    assertThat(slots.largestFreeRun()).isEqualTo(8);
+  }
+
+  @Test
+  void sequences_growingWithNextSlotHints_stayContiguous() {
+    var slots = new SlotAllocator(64);
+    int a = slots.allocate(-1);
+    int b = slots.allocate(32);
+    int lastA = a;
+    int lastB = b;
+    for (int i = 0; i < 10; i++) {
+      lastA = slots.allocate(lastA + 1);
+      lastB = slots.allocate(lastB + 1);
+    }
+    assertThat(lastA).isEqualTo(a + 10);
+    assertThat(lastB).isEqualTo(b + 10);
+    assertThat(slots.freeRuns()).isEqualTo(2);
+  }
+
+  @Test
+  void sequence_whoseNextSlotIsTaken_continuesAtStartOfLongestRun() {
+    var slots = new SlotAllocator(64);
+    int a = slots.allocate(-1);
+    int other = slots.allocate(a + 1);
+    for (int i = 40; i < 64; i++) {
+      slots.allocate(i);
+    }
+    assertThat(slots.allocate(a + 1)).isEqualTo(other + 1);
+  }
+
+  @Test
+  void free_coalescesWithBothNeighbours() {
+    var slots = new SlotAllocator(10);
+    for (int i = 0; i < 10; i++) {
+      slots.allocate(-1);
+    }
+    slots.free(3);
+    slots.free(5);
+    assertThat(slots.freeRuns()).isEqualTo(2);
+    slots.free(4);
+    assertThat(slots.freeRuns()).isEqualTo(1);
+    assertThat(slots.largestFreeRun()).isEqualTo(3);
+    slots.free(0);
+    slots.free(9);
+    slots.free(1);
+    slots.free(8);
+    slots.free(2);
+    slots.free(6);
+    assertThat(slots.freeRuns()).isEqualTo(2);
+    slots.free(7);
+    assertThat(slots.freeRuns()).isEqualTo(1);
+    assertThat(slots.largestFreeRun()).isEqualTo(10);
+    assertThat(slots.freeCount()).isEqualTo(10);
+  }
+
+  @Test
+  void free_ofFreeSlot_isRejectedAndChangesNothing() {
+    var slots = new SlotAllocator(10);
+    int a = slots.allocate(-1);
+    int b = slots.allocate(-1);
+    slots.free(a);
+    assertThatThrownBy(() -> slots.free(a))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("slot " + a)
+        .hasMessageContaining("already free");
+    assertThatThrownBy(() -> slots.free(5))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("already free");
+    assertThat(slots.freeCount()).isEqualTo(9);
+    assertThat(slots.freeRuns()).isEqualTo(2);
+    assertThat(slots.isFree(b)).isFalse();
+  }
+
+  @Test
+  void free_outOfRange_isRejected() {
+    var slots = new SlotAllocator(10);
+    assertThatThrownBy(() -> slots.free(10))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("out of range");
+    assertThatThrownBy(() -> slots.free(-1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> slots.isFree(10)).isInstanceOf(IllegalArgumentException.class);
+    assertThat(slots.freeCount()).isEqualTo(10);
+  }
+
+  @Test
+  void allocate_whenFull_returnsNoSpace() {
+    var slots = new SlotAllocator(3);
+    slots.allocate(-1);
+    slots.allocate(-1);
+    slots.allocate(-1);
+    assertThat(slots.allocate(-1)).isEqualTo(SlotAllocator.NO_SPACE);
+    assertThat(slots.allocate(1)).isEqualTo(SlotAllocator.NO_SPACE);
+    assertThat(slots.freeRuns()).isZero();
+    assertThat(slots.largestFreeRun()).isZero();
+    slots.free(1);
+    assertThat(slots.allocate(-1)).isEqualTo(1);
+  }
+
+  @Test
+  void capacityOfOne_works() {
+    var slots = new SlotAllocator(1);
+    assertThat(slots.allocate(0)).isZero();
+    assertThat(slots.allocate(-1)).isEqualTo(SlotAllocator.NO_SPACE);
+    slots.free(0);
+    assertThat(slots.isFree(0)).isTrue();
+    assertThat(slots.largestFreeRun()).isEqualTo(1);
+  }
+}

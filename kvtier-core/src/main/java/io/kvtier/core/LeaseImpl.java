@@ -1,0 +1,432 @@
+package io.kvtier.core;
+
+import io.kvtier.Branches;
+import io.kvtier.CacheClosedException;
+import io.kvtier.KvTierException;
+import io.kvtier.Lease;
+import io.kvtier.Namespace;
+import io.kvtier.OutOfPagesException;
+import io.kvtier.PageHandle;
+import io.kvtier.Request;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One request's hold on the cache.
+ *
+ * <h2>State</h2>
+ *
+ * The lease's sequence is {@code seq[0 .. seqLen)}: the request's prompt, then whatever {@link
+ * #extend(int[])} appended. {@code pages[0 .. pageCount)} covers the first {@code tokenCount}
+ * tokens; the lease holds one page reference on each. The first {@code committedBlocks} blocks are
+ * in the index, and {@code tail} (the index block of the last of them) carries the lease's pin.
+ *
+ * <h2>Concurrency</h2>
+ *
+ * Every method takes the cache's lock; a lease is meant to be driven by one thread at a time.
+ */
+final class LeaseImpl implements Lease {
+  private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+
+  private final KvCacheImpl cache;
+  private final Namespace ns;
+  private final int root;
+  private final String sessionId;
+  private final int priority;
+  private final Duration priorityDuration;
+  private final int cachedTokens;
+
+  private int[] seq;
+  private int seqLen;
+  private int tokenCount;
+  private long[] pages;
+  private int pageCount;
+  private int committedBlocks;
+  private int tail = PrefixIndex.NONE;
+  private boolean open = true;
+  BranchesImpl group;
+
+  /** A lease over {@code matched[0 .. n)}; takes page references (the caller pins the tail). */
+  LeaseImpl(KvCacheImpl cache, Request r, int root, int[] matched, int n) {
+    this.cache = cache;
+    this.ns = r.namespace();
+    this.root = root;
+    this.sessionId = r.sessionId();
+    this.priority = r.priority();
+    this.priorityDuration = r.priorityDuration();
+    this.seq = r.tokens();
+    this.seqLen = seq.length;
+    this.cachedTokens = n * cache.tpb;
+    this.tokenCount = cachedTokens;
+    this.pages = new long[Math.max(4, cache.layout.pagesFor(seqLen))];
+    for (int i = 0; i < n; i++) {
+      long h = cache.pages.handleOf(cache.index.slot(matched[i]));
+      cache.pages.retain(h);
+      pages[i] = h;
+    }
+    this.pageCount = n;
+    this.committedBlocks = n;
+    this.tail = n > 0 ? matched[n - 1] : PrefixIndex.NONE;
+  }
+
+  /** A branch: a copy of {@code parent} sharing its pages (the caller holds the lock). */
+  LeaseImpl(LeaseImpl parent) {
+    this.cache = parent.cache;
+    this.ns = parent.ns;
+    this.root = parent.root;
+    this.sessionId = parent.sessionId;
+    this.priority = parent.priority;
+    this.priorityDuration = parent.priorityDuration;
+    this.cachedTokens = parent.cachedTokens;
+    this.seq = Arrays.copyOf(parent.seq, Math.max(parent.seqLen, 1));
+    this.seqLen = parent.seqLen;
+    this.tokenCount = parent.tokenCount;
+    this.pages = Arrays.copyOf(parent.pages, parent.pages.length);
+    this.pageCount = parent.pageCount;
+    for (int i = 0; i < pageCount; i++) {
+      cache.pages.retain(pages[i]);
+    }
+    this.committedBlocks = parent.committedBlocks;
+    this.tail = parent.tail;
+    if (tail != PrefixIndex.NONE) {
+      cache.index.pin(tail);
+    }
+  }
+
+  Duration priorityDuration() {
+    return priorityDuration;
+  }
+
+  String sessionId() {
+    return sessionId;
+  }
+
+  private void check() {
+    cache.ensureOpen();
+    if (!open) {
+      throw new CacheClosedException("the lease is closed");
+    }
+  }
+
+  @Override
+  public Namespace namespace() {
+    return ns;
+  }
+
+  @Override
+  public int cachedTokens() {
+    return cachedTokens;
+  }
+
+  @Override
+  public int[] cachedBlocksPerTier() {
+    return new int[] {cachedTokens / cache.tpb};
+  }
+
+  @Override
+  public int tokenCount() {
+    cache.lock.lock();
+    try {
+      return tokenCount;
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public int committedTokens() {
+    cache.lock.lock();
+    try {
+      return committedBlocks * cache.tpb;
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public int blockCount() {
+    cache.lock.lock();
+    try {
+      return pageCount;
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public long[] blockTable() {
+    cache.lock.lock();
+    try {
+      check();
+      return Arrays.copyOf(pages, pageCount);
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public int blockTable(long[] dst) {
+    cache.lock.lock();
+    try {
+      check();
+      if (dst.length < pageCount) {
+        throw new IllegalArgumentException(
+            "dst holds " + dst.length + " handles; the block table has " + pageCount);
+      }
+      System.arraycopy(pages, 0, dst, 0, pageCount);
+      return pageCount;
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public CompletableFuture<Void> onboard() {
+    cache.lock.lock();
+    try {
+      check();
+      return DONE;
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public void extend() {
+    cache.lock.lock();
+    try {
+      check();
+      cache.tick();
+      growTo(seqLen);
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public void extend(int[] more) {
+    if (more == null) {
+      throw new IllegalArgumentException("tokens must not be null");
+    }
+    cache.lock.lock();
+    try {
+      check();
+      cache.tick();
+      int oldLen = seqLen;
+      int[] oldSeq = seq;
+      if ((long) seqLen + more.length > Integer.MAX_VALUE - 8) {
+        throw new KvTierException("a sequence of more than 2^31 tokens is not supported");
+      }
+      if (seq.length < seqLen + more.length) {
+        seq = Arrays.copyOf(seq, Math.max(seqLen + more.length, seq.length * 2));
+      } else if (seq == oldSeq && !ownsSeq) {
+        seq = Arrays.copyOf(seq, seq.length);
+      }
+      ownsSeq = true;
+      System.arraycopy(more, 0, seq, seqLen, more.length);
+      seqLen += more.length;
+      try {
+        growTo(seqLen);
+      } catch (RuntimeException e) {
+        seqLen = oldLen;
+        throw e;
+      }
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  private boolean ownsSeq;
+
+  /** Allocates pages so that {@code tokenCount} reaches {@code target}; all or nothing. */
+  private void growTo(int target) {
+    if (target <= tokenCount) {
+      return;
+    }
+    int tpb = cache.tpb;
+    int need = cache.layout.pagesFor(target);
+    if (tokenCount % tpb != 0 && pageCount > 0) {
+      long last = pages[pageCount - 1];
+      if (cache.pages.refCount(last) > 1) {
+        long copy = cache.allocatePage(last);
+        if (copy == PageHandle.NONE) {
+          throw outOfPages(1);
+        }
+        cache.store.copy(PageHandle.index(last), PageHandle.index(copy));
+        cache.pages.release(last);
+        pages[pageCount - 1] = copy;
+      }
+    }
+    if (pages.length < need) {
+      pages = Arrays.copyOf(pages, Math.max(need, pages.length * 2));
+    }
+    int start = pageCount;
+    for (int i = start; i < need; i++) {
+      long hint = i > 0 ? pages[i - 1] : PageHandle.NONE;
+      long h = cache.allocatePage(hint);
+      if (h == PageHandle.NONE) {
+        for (int j = start; j < i; j++) {
+          cache.pages.release(pages[j]);
+          pages[j] = PageHandle.NONE;
+        }
+        throw outOfPages(need - start);
+      }
+      pages[i] = h;
+    }
+    pageCount = need;
+    tokenCount = target;
+  }
+
+  private OutOfPagesException outOfPages(int wanted) {
+    return new OutOfPagesException(
+        "tier '"
+            + cache.store.name()
+            + "' has no free page and nothing evictable for "
+            + wanted
+            + " more page(s): every cached block is pinned by a lease or a session; close"
+            + " leases, end sessions, or give the tier more capacity");
+  }
+
+  @Override
+  public void commit(int computedTokens) {
+    cache.lock.lock();
+    try {
+      check();
+      if (computedTokens < 0 || computedTokens > tokenCount) {
+        throw new IllegalArgumentException(
+            "computedTokens must be in [0, "
+                + tokenCount
+                + "] (the tokens this lease has pages for), was "
+                + computedTokens);
+      }
+      cache.tick();
+      publishUpTo(computedTokens / cache.tpb, priority, false);
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  /** Publishes blocks up to {@code fullBlocks}; returns how many new blocks were published. */
+  int publishUpTo(int fullBlocks, int prio, boolean dead) {
+    if (fullBlocks <= committedBlocks) {
+      return 0;
+    }
+    int n = fullBlocks - committedBlocks;
+    int[] out = cache.scratch(fullBlocks);
+    int parent = tail == PrefixIndex.NONE ? root : tail;
+    int published = cache.publish(this, parent, seq, committedBlocks, n, pages, prio, dead, out);
+    if (published > 0) {
+      int newTail = out[committedBlocks + published - 1];
+      cache.index.pin(newTail);
+      if (tail != PrefixIndex.NONE) {
+        cache.index.unpin(tail);
+      }
+      tail = newTail;
+      committedBlocks += published;
+      SessionImpl s = cache.existingSession(sessionId);
+      if (s == null && sessionId != null && !dead) {
+        s = cache.sessionFor(sessionId);
+      }
+      if (s != null && !dead) {
+        s.advance(tail);
+      }
+    }
+    return published;
+  }
+
+  int committedBlocks() {
+    return committedBlocks;
+  }
+
+  int tail() {
+    return tail;
+  }
+
+  @Override
+  public Branches fork(int k) {
+    if (k < 2 || k > 64) {
+      throw new IllegalArgumentException("k must be in [2, 64], was " + k);
+    }
+    cache.lock.lock();
+    try {
+      check();
+      LeaseImpl[] branches = new LeaseImpl[k];
+      for (int i = 0; i < k; i++) {
+        branches[i] = new LeaseImpl(this);
+        cache.leaseOpened(branches[i]);
+      }
+      BranchesImpl g = new BranchesImpl(cache, branches);
+      for (LeaseImpl b : branches) {
+        b.group = g;
+      }
+      return g;
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public boolean isOpen() {
+    cache.lock.lock();
+    try {
+      return open && !cache.isClosed();
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public void close() {
+    cache.lock.lock();
+    try {
+      if (!open || cache.isClosed()) {
+        open = false;
+        return;
+      }
+      release();
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  /** Drops the pin and every page reference (the caller holds the lock). */
+  void release() {
+    open = false;
+    if (tail != PrefixIndex.NONE) {
+      cache.index.unpin(tail);
+      tail = PrefixIndex.NONE;
+    }
+    for (int i = 0; i < pageCount; i++) {
+      cache.pages.release(pages[i]);
+    }
+    pageCount = 0;
+    cache.leaseClosed(this);
+  }
+
+  /** The cache closed under the lease: nothing to release, the memory is gone. */
+  void markClosed() {
+    open = false;
+  }
+
+  boolean isOpenUnlocked() {
+    return open;
+  }
+
+  void forEachPage(java.util.function.LongConsumer op) {
+    for (int i = 0; i < pageCount; i++) {
+      op.accept(pages[i]);
+    }
+  }
+
+  /** Pages this lease holds that no one else does (for branch accounting). */
+  int privatePages() {
+    int n = 0;
+    for (int i = committedBlocks; i < pageCount; i++) {
+      if (cache.pages.refCount(pages[i]) == 1) {
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,700 @@
+package io.kvtier.core;
+
+import io.kvtier.Namespace;
+import io.kvtier.Request;
+import io.kvtier.spi.BlockView;
+import io.kvtier.spi.SlotAllocator;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The radix tree of cached blocks, for every namespace, in primitive arrays.
+ *
+ * <h2>Structure</h2>
+ *
+ * A block is an {@code int} id; its attributes live in parallel arrays indexed by id (struct of
+ * arrays: no object per block). Blocks form a tree per root, a root being one (namespace, tenant
+ * salt) pair; roots are named by negative codes ({@code -2 - r}) wherever a parent id is expected.
+ * Chains of blocks are compressed into <em>edges</em>: an edge is a run of consecutive ids {@code
+ * [head, head + edgeLen)}, each block the parent of the next, and the token ids of block {@code b}
+ * sit at {@code tokens[b * T .. (b + 1) * T)}. So a prefix inserted as one run is one edge, its
+ * tokens are contiguous, and matching it is one vectorised {@link Arrays#mismatch(int[], int, int,
+ * int[], int, int)} over the request's tokens: no hashing and no random access per block. Ids are
+ * taken from a {@link SlotAllocator} with the previous id + 1 as hint, which keeps runs contiguous.
+ *
+ * <pre>
+ *   root ──child table──▶ edge [h .. h+n)  ──child table──▶ edge [h2 .. h2+m)
+ *                          link[h] = parent           link[b] = h for the other blocks of the edge
+ *                          edgeLen[h] = n             children[tail] = edges hanging off the tail
+ * </pre>
+ *
+ * Children hang only off an edge's last block; inserting a path that diverges inside an edge splits
+ * it. The {@link ChildTable} maps (parent, 64-bit hash of the child's first block of tokens) to the
+ * child edge, so a branching point costs one hash of {@code T} tokens, and a hash collision can
+ * only cause a miss (the tokens are always compared), never a wrong match.
+ *
+ * <h2>Eviction</h2>
+ *
+ * Leaf-first: a block is evictable when it is the last block of its edge, has no children and no
+ * pins. A lease or session pins only the deepest block of its path: every ancestor has a descendant
+ * and so is not a leaf. Changes of evictability are reported to a {@link Listener} exactly once per
+ * change, which feeds the tier's evictor.
+ *
+ * <h2>Memory</h2>
+ *
+ * Per block: keys 16 B, link/edgeLen/children/pins/depth/slot 24 B, last access 8 B, hits 4 B,
+ * flags and priority 2 B, plus this block's share of the child table (20 B per edge at load &le;
+ * 0.5, so about 40 B per edge, not per block) and of the allocator (12 B). {@link
+ * #metadataBytesPerBlock()} reports it from the arrays' sizes.
+ *
+ * <h2>Concurrency</h2>
+ *
+ * Not thread-safe: the cache calls it under its metadata lock. {@link #match} does not allocate.
+ */
+final class PrefixIndex implements BlockView {
+
+  /** Evictability and liveness changes, reported to the cache. */
+  interface Listener {
+    void evictableChanged(int block, boolean evictable);
+
+    void blockCreated(int block, int position);
+
+    void deadChanged(int block);
+  }
+
+  static final int NONE = -1;
+
+  private static final byte F_HEAD = 1;
+  private static final byte F_DEAD = 2;
+  private static final byte F_EVICTABLE = 4;
+  private static final byte F_LIVE = 8;
+
+  private final int tpb;
+  private final int capacity;
+  private final int[] tokens;
+  private final long[] keyHi;
+  private final long[] keyLo;
+  private final int[] link;
+  private final int[] edgeLen;
+  private final int[] children;
+  private final int[] pins;
+  private final int[] depth;
+  private final int[] hits;
+  private final int[] slot;
+  private final long[] lastAccess;
+  private final byte[] flags;
+  private final byte[] priority;
+  private final SlotAllocator ids;
+  private final ChildTable childTable;
+  private final io.kvtier.Ticker ticker;
+  private Listener listener;
+
+  private final Map<RootKey, Integer> roots = new HashMap<>();
+  private final List<Namespace> rootNs = new ArrayList<>();
+  private long[] rootKeyHi = new long[8];
+  private long[] rootKeyLo = new long[8];
+  private int[] rootChildren = new int[8];
+  private int liveBlocks;
+
+  private final long[] key2 = new long[2];
+
+  private record RootKey(Namespace ns, long salt) {}
+
+  PrefixIndex(int tokensPerBlock, int capacityBlocks, io.kvtier.Ticker ticker) {
+    if ((long) tokensPerBlock * capacityBlocks > Integer.MAX_VALUE - 16) {
+      throw new IllegalArgumentException(
+          "index of "
+              + capacityBlocks
+              + " blocks of "
+              + tokensPerBlock
+              + " tokens exceeds 2^31 token ids: use fewer, larger pages");
+    }
+    this.tpb = tokensPerBlock;
+    this.capacity = capacityBlocks;
+    this.tokens = new int[tokensPerBlock * capacityBlocks];
+    this.keyHi = new long[capacityBlocks];
+    this.keyLo = new long[capacityBlocks];
+    this.link = new int[capacityBlocks];
+    this.edgeLen = new int[capacityBlocks];
+    this.children = new int[capacityBlocks];
+    this.pins = new int[capacityBlocks];
+    this.depth = new int[capacityBlocks];
+    this.hits = new int[capacityBlocks];
+    this.slot = new int[capacityBlocks];
+    this.lastAccess = new long[capacityBlocks];
+    this.flags = new byte[capacityBlocks];
+    this.priority = new byte[capacityBlocks];
+    this.ids = new SlotAllocator(capacityBlocks);
+    this.childTable = new ChildTable(Math.min(capacityBlocks, 1 << 16));
+    this.ticker = ticker;
+  }
+
+  void listener(Listener l) {
+    this.listener = l;
+  }
+
+  int tokensPerBlock() {
+    return tpb;
+  }
+
+  int capacity() {
+    return capacity;
+  }
+
+  int liveBlocks() {
+    return liveBlocks;
+  }
+
+  // ---------------------------------------------------------------- roots
+
+  /** The root code of (namespace, salt), created on first use. */
+  int root(Namespace ns, long salt) {
+    Integer r = roots.get(new RootKey(ns, salt));
+    if (r != null) {
+      return r;
+    }
+    int idx = rootNs.size();
+    if (idx == rootKeyHi.length) {
+      rootKeyHi = Arrays.copyOf(rootKeyHi, idx * 2);
+      rootKeyLo = Arrays.copyOf(rootKeyLo, idx * 2);
+      rootChildren = Arrays.copyOf(rootChildren, idx * 2);
+    }
+    BlockHasher.rootKey(ns.model(), ns.adapter(), tpb, salt, key2);
+    rootKeyHi[idx] = key2[0];
+    rootKeyLo[idx] = key2[1];
+    rootNs.add(ns);
+    int code = -2 - idx;
+    roots.put(new RootKey(ns, salt), code);
+    return code;
+  }
+
+  /** The root code of (namespace, salt), or {@link #NONE} when it has never been used. */
+  int existingRoot(Namespace ns, long salt) {
+    Integer r = roots.get(new RootKey(ns, salt));
+    return r == null ? NONE : r;
+  }
+
+  static boolean isRoot(int node) {
+    return node <= -2;
+  }
+
+  private static int rootIndex(int code) {
+    return -2 - code;
+  }
+
+  // ---------------------------------------------------------------- lookup
+
+  /**
+   * Longest match of {@code tok[0 .. nTokens)} below {@code root}, in whole blocks. Writes the
+   * matched block ids to {@code out} when it is not null (it must hold {@code nTokens / T}).
+   * Allocation-free.
+   */
+  int match(int root, int[] tok, int nTokens, int[] out) {
+    int maxBlocks = nTokens / tpb;
+    int parent = root;
+    int nb = 0;
+    while (nb < maxBlocks) {
+      int pos = nb * tpb;
+      int child = childTable.get(parent, BlockHasher.tokenHash64(tok, pos, tpb));
+      if (child == ChildTable.EMPTY) {
+        break;
+      }
+      int len = edgeLen[child];
+      int avail = Math.min(len, maxBlocks - nb);
+      int base = child * tpb;
+      int mm = Arrays.mismatch(tokens, base, base + avail * tpb, tok, pos, pos + avail * tpb);
+      int full = mm < 0 ? avail : mm / tpb;
+      if (out != null) {
+        for (int i = 0; i < full; i++) {
+          out[nb + i] = child + i;
+        }
+      }
+      nb += full;
+      if (full < len) {
+        break;
+      }
+      parent = child + len - 1;
+    }
+    return nb;
+  }
+
+  /** Records a hit on each of the blocks (last access, hit count, resurrects dead blocks). */
+  void touch(int[] blocks, int n, long now) {
+    for (int i = 0; i < n; i++) {
+      int b = blocks[i];
+      lastAccess[b] = now;
+      if (hits[b] != Integer.MAX_VALUE) {
+        hits[b]++;
+      }
+      if ((flags[b] & F_DEAD) != 0) {
+        flags[b] &= ~F_DEAD;
+        listener.deadChanged(b);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- insert
+
+  /**
+   * Publishes blocks {@code [fromBlock, fromBlock + nBlocks)} of {@code tok} below {@code parent}
+   * (the block holding position {@code fromBlock - 1}, or a root when {@code fromBlock} is 0).
+   * Existing blocks with the same tokens are reused; the listener hears {@code blockCreated(id,
+   * position)} for each new one and must set its page slot. Fills {@code outBlocks[position]} with
+   * the index block of each position and returns how many positions were published (fewer than
+   * asked only on a 64-bit hash collision among siblings, when the rest stays unpublished).
+   */
+  int insert(
+      int parent,
+      int[] tok,
+      int fromBlock,
+      int nBlocks,
+      long keyParentHi,
+      long keyParentLo,
+      int prio,
+      boolean dead,
+      int[] outBlocks) {
+    long now = ticker.read();
+    int i = 0;
+    int p = parent;
+    long pHi = keyParentHi;
+    long pLo = keyParentLo;
+    while (i < nBlocks) {
+      int position = fromBlock + i;
+      int off = position * tpb;
+      if (!isRoot(p)) {
+        if (!isTail(p)) {
+          int h = head(p);
+          int rem = h + edgeLen[h] - 1 - p;
+          int avail = Math.min(rem, nBlocks - i);
+          int base = (p + 1) * tpb;
+          int mm = Arrays.mismatch(tokens, base, base + avail * tpb, tok, off, off + avail * tpb);
+          int m = mm < 0 ? avail : mm / tpb;
+          for (int k = 0; k < m; k++) {
+            reuse(p + 1 + k, position + k, now, dead, outBlocks);
+          }
+          i += m;
+          p += m;
+          pHi = keyHi[p];
+          pLo = keyLo[p];
+          if (m < avail) {
+            splitAfter(p);
+          }
+          continue;
+        }
+        if (children[p] == 0) {
+          int id = createBlock(p, tok, off, pHi, pLo, now, prio, dead, position, true);
+          if (id == NONE) {
+            return i;
+          }
+          outBlocks[position] = id;
+          p = id;
+          pHi = keyHi[id];
+          pLo = keyLo[id];
+          i++;
+          continue;
+        }
+      }
+      int c = childTable.get(p, BlockHasher.tokenHash64(tok, off, tpb));
+      if (c == ChildTable.EMPTY) {
+        int id = createBlock(p, tok, off, pHi, pLo, now, prio, dead, position, false);
+        if (id == NONE) {
+          return i;
+        }
+        outBlocks[position] = id;
+        p = id;
+        pHi = keyHi[id];
+        pLo = keyLo[id];
+        i++;
+        continue;
+      }
+      int base = c * tpb;
+      if (Arrays.mismatch(tokens, base, base + tpb, tok, off, off + tpb) >= 0) {
+        return i; // a different first block with the same 64-bit hash: leave the rest uncached
+      }
+      reuse(c, position, now, dead, outBlocks);
+      i++;
+      p = c;
+      pHi = keyHi[c];
+      pLo = keyLo[c];
+    }
+    return nBlocks;
+  }
+
+  private void reuse(int b, int position, long now, boolean dead, int[] outBlocks) {
+    outBlocks[position] = b;
+    lastAccess[b] = now;
+    if ((flags[b] & F_DEAD) != 0 && !dead) {
+      flags[b] &= ~F_DEAD;
+      listener.deadChanged(b);
+    }
+  }
+
+  private int createBlock(
+      int p,
+      int[] tok,
+      int off,
+      long pHi,
+      long pLo,
+      long now,
+      int prio,
+      boolean dead,
+      int position,
+      boolean appendable) {
+    int id = ids.allocate(isRoot(p) ? -1 : p + 1);
+    if (id == SlotAllocator.NO_SPACE) {
+      return NONE;
+    }
+    System.arraycopy(tok, off, tokens, id * tpb, tpb);
+    BlockHasher.key(pHi, pLo, tok, off, tpb, key2);
+    keyHi[id] = key2[0];
+    keyLo[id] = key2[1];
+    children[id] = 0;
+    pins[id] = 0;
+    hits[id] = 0;
+    lastAccess[id] = now;
+    priority[id] = (byte) prio;
+    flags[id] = (byte) (F_LIVE | (dead ? F_DEAD : 0));
+    if (appendable && id == p + 1) {
+      int head = (flags[p] & F_HEAD) != 0 ? p : link[p];
+      link[id] = head;
+      edgeLen[head]++;
+      edgeLen[id] = 0;
+      depth[id] = depth[p] + 1;
+    } else {
+      flags[id] |= F_HEAD;
+      link[id] = p;
+      edgeLen[id] = 1;
+      childTable.put(p, BlockHasher.tokenHash64(tok, off, tpb), id);
+      if (isRoot(p)) {
+        rootChildren[rootIndex(p)]++;
+        depth[id] = 1;
+      } else {
+        children[p]++;
+        depth[id] = depth[p] + 1;
+      }
+    }
+    liveBlocks++;
+    listener.blockCreated(id, position);
+    if (!isRoot(p)) {
+      refresh(p);
+    }
+    refresh(id);
+    return id;
+  }
+
+  /** Splits the edge holding {@code b} (not its tail) after {@code b}. */
+  private void splitAfter(int b) {
+    int head = head(b);
+    int len = edgeLen[head];
+    int keep = b - head + 1;
+    int h2 = b + 1;
+    edgeLen[head] = keep;
+    flags[h2] |= F_HEAD;
+    link[h2] = b;
+    edgeLen[h2] = len - keep;
+    for (int x = h2 + 1; x < head + len; x++) {
+      link[x] = h2;
+    }
+    children[b] = 1;
+    childTable.put(b, BlockHasher.tokenHash64(tokens, h2 * tpb, tpb), h2);
+  }
+
+  // ---------------------------------------------------------------- structure
+
+  int head(int b) {
+    return (flags[b] & F_HEAD) != 0 ? b : link[b];
+  }
+
+  boolean isTail(int b) {
+    int h = head(b);
+    return b == h + edgeLen[h] - 1;
+  }
+
+  boolean isLeaf(int b) {
+    return children[b] == 0 && isTail(b);
+  }
+
+  /** The parent block, or the root code for a first block. */
+  int parent(int b) {
+    return (flags[b] & F_HEAD) != 0 ? link[b] : b - 1;
+  }
+
+  int rootOf(int b) {
+    int x = b;
+    while (!isRoot(x)) {
+      x = link[head(x)];
+    }
+    return x;
+  }
+
+  Namespace namespaceOf(int b) {
+    return rootNs.get(rootIndex(rootOf(b)));
+  }
+
+  long parentKeyHi(int b) {
+    int p = parent(b);
+    return isRoot(p) ? rootKeyHi[rootIndex(p)] : keyHi[p];
+  }
+
+  long parentKeyLo(int b) {
+    int p = parent(b);
+    return isRoot(p) ? rootKeyLo[rootIndex(p)] : keyLo[p];
+  }
+
+  long rootKeyHi(int root) {
+    return rootKeyHi[rootIndex(root)];
+  }
+
+  long rootKeyLo(int root) {
+    return rootKeyLo[rootIndex(root)];
+  }
+
+  long keyHi(int b) {
+    return keyHi[b];
+  }
+
+  long keyLo(int b) {
+    return keyLo[b];
+  }
+
+  boolean live(int b) {
+    return b >= 0 && b < capacity && (flags[b] & F_LIVE) != 0;
+  }
+
+  /** Whether {@code b} still is the block with this key (ids are reused after eviction). */
+  boolean sameBlock(int b, long fingerprint) {
+    return live(b) && keyLo[b] == fingerprint;
+  }
+
+  int slot(int b) {
+    return slot[b];
+  }
+
+  void slot(int b, int s) {
+    slot[b] = s;
+  }
+
+  int pins(int b) {
+    return pins[b];
+  }
+
+  void pin(int b) {
+    pins[b]++;
+    if (pins[b] == 1) {
+      refresh(b);
+    }
+  }
+
+  void unpin(int b) {
+    if (pins[b] <= 0) {
+      throw new IllegalStateException("unbalanced unpin of block " + b);
+    }
+    pins[b]--;
+    if (pins[b] == 0) {
+      refresh(b);
+    }
+  }
+
+  void priority(int b, int p) {
+    priority[b] = (byte) p;
+  }
+
+  int[] tokenArena() {
+    return tokens;
+  }
+
+  private void refresh(int b) {
+    boolean now = pins[b] == 0 && isLeaf(b);
+    boolean was = (flags[b] & F_EVICTABLE) != 0;
+    if (now != was) {
+      flags[b] ^= F_EVICTABLE;
+      listener.evictableChanged(b, now);
+    }
+  }
+
+  /** Removes an evictable leaf. */
+  void remove(int b) {
+    if (!live(b) || (flags[b] & F_EVICTABLE) == 0) {
+      throw new IllegalStateException("block " + b + " is not an evictable leaf");
+    }
+    flags[b] &= ~F_EVICTABLE;
+    listener.evictableChanged(b, false);
+    int p;
+    if ((flags[b] & F_HEAD) != 0) {
+      p = link[b];
+      childTable.remove(p, BlockHasher.tokenHash64(tokens, b * tpb, tpb));
+      if (isRoot(p)) {
+        rootChildren[rootIndex(p)]--;
+      } else {
+        children[p]--;
+      }
+    } else {
+      p = b - 1;
+      edgeLen[link[b]]--;
+    }
+    flags[b] = 0;
+    edgeLen[b] = 0;
+    liveBlocks--;
+    ids.free(b);
+    if (!isRoot(p)) {
+      refresh(p);
+    }
+  }
+
+  /**
+   * Walks from {@code tail} towards the root over the blocks only this path uses (stopping at a
+   * branching point or a block someone else pins) and applies {@code op} to each.
+   */
+  void forPrivateChain(int tail, java.util.function.IntConsumer op) {
+    int b = tail;
+    while (true) {
+      op.accept(b);
+      int p = parent(b);
+      if (isRoot(p) || pins[p] > 0) {
+        return;
+      }
+      if ((flags[b] & F_HEAD) != 0 && children[p] > 1) {
+        return;
+      }
+      b = p;
+    }
+  }
+
+  void markDead(int b) {
+    if ((flags[b] & F_DEAD) == 0) {
+      flags[b] |= F_DEAD;
+      listener.deadChanged(b);
+    }
+  }
+
+  /** Bytes of index metadata per block of capacity, excluding token ids, from the arrays' sizes. */
+  int metadataBytesPerBlock() {
+    long perBlock = 8 + 8 + 4 * 8 + 8 + 1 + 1; // keys, 8 int arrays, lastAccess, flags, priority
+    long allocator = 12; // SlotAllocator boundary tags and run links
+    long table = childTable.footprintBytes() / Math.max(1, capacity);
+    return (int) (perBlock + allocator + table);
+  }
+
+  /**
+   * Verifies the tree's structure against its arrays; {@code expectedPins[b]} is what the caller
+   * counted from leases and sessions. Throws {@link IllegalStateException} on the first violation.
+   * For tests: O(capacity).
+   */
+  void checkStructure(int[] expectedPins, java.util.function.IntPredicate deadEvictableContains) {
+    int live = 0;
+    int[] childCount = new int[capacity];
+    for (int b = 0; b < capacity; b++) {
+      if ((flags[b] & F_LIVE) == 0) {
+        if (!ids.isFree(b)) {
+          fail("block " + b + " is not live but its id is allocated");
+        }
+        continue;
+      }
+      live++;
+      if (ids.isFree(b)) {
+        fail("live block " + b + " has a free id");
+      }
+      if (pins[b] != expectedPins[b]) {
+        fail(
+            "block "
+                + b
+                + " has "
+                + pins[b]
+                + " pins, leases and sessions hold "
+                + expectedPins[b]);
+      }
+      int p = parent(b);
+      if ((flags[b] & F_HEAD) != 0) {
+        if (edgeLen[b] < 1) {
+          fail("edge head " + b + " has length " + edgeLen[b]);
+        }
+        for (int x = b + 1; x < b + edgeLen[b]; x++) {
+          if ((flags[x] & F_LIVE) == 0 || (flags[x] & F_HEAD) != 0 || link[x] != b) {
+            fail("block " + x + " should be inside the edge headed by " + b);
+          }
+        }
+        if (childTable.get(p, BlockHasher.tokenHash64(tokens, b * tpb, tpb)) != b) {
+          fail("edge head " + b + " is not reachable from its parent " + p);
+        }
+        if (!isRoot(p)) {
+          if ((flags[p] & F_LIVE) == 0 || !isTail(p)) {
+            fail("edge " + b + " hangs off " + p + ", which is not a live edge tail");
+          }
+          childCount[p]++;
+        }
+      }
+      int d = isRoot(p) ? 1 : depth[p] + 1;
+      if (depth[b] != d) {
+        fail("block " + b + " has depth " + depth[b] + ", expected " + d);
+      }
+      boolean evictable = pins[b] == 0 && isLeaf(b);
+      if (evictable != ((flags[b] & F_EVICTABLE) != 0)) {
+        fail("block " + b + " evictable flag is stale");
+      }
+      if (deadEvictableContains.test(b) != (evictable && (flags[b] & F_DEAD) != 0)) {
+        fail("block " + b + " dead-evictable membership is stale");
+      }
+    }
+    for (int b = 0; b < capacity; b++) {
+      if ((flags[b] & F_LIVE) != 0 && childCount[b] != children[b]) {
+        fail("block " + b + " counts " + children[b] + " children, has " + childCount[b]);
+      }
+    }
+    if (live != liveBlocks) {
+      fail("liveBlocks is " + liveBlocks + " but " + live + " blocks are live");
+    }
+  }
+
+  private static void fail(String message) {
+    throw new IllegalStateException("prefix index corrupt: " + message);
+  }
+
+  // ---------------------------------------------------------------- BlockView
+
+  @Override
+  public long now() {
+    return ticker.read();
+  }
+
+  @Override
+  public long fingerprint(int block) {
+    return keyLo[block];
+  }
+
+  @Override
+  public long lastAccess(int block) {
+    return lastAccess[block];
+  }
+
+  @Override
+  public int hits(int block) {
+    return hits[block];
+  }
+
+  @Override
+  public int priority(int block) {
+    return priority[block];
+  }
+
+  @Override
+  public int depth(int block) {
+    return depth[block];
+  }
+
+  @Override
+  public boolean dead(int block) {
+    return (flags[block] & F_DEAD) != 0;
+  }
+
+  @Override
+  public boolean evictable(int block) {
+    return live(block) && (flags[block] & F_EVICTABLE) != 0;
+  }
+
+  static int defaultPriority() {
+    return Request.DEFAULT_PRIORITY;
+  }
+}

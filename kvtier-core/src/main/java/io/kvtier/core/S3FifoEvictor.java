@@ -1,0 +1,434 @@
+package io.kvtier.core;
+
+import io.kvtier.spi.BlockView;
+import io.kvtier.spi.EvictionPolicy;
+import io.kvtier.spi.Evictor;
+import io.kvtier.spi.EvictorContext;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * S3-FIFO over blocks, restricted to evictable leaves: a small probationary FIFO {@code S} (10% of
+ * the tier), a main FIFO {@code M} with lazy reinsertion, and a ghost queue {@code G} of
+ * fingerprints of blocks that left from {@code S}.
+ *
+ * <p><b>How it works.</b> Every block in the tier is in exactly one of {@code S} and {@code M}, in
+ * intrusive doubly linked lists over {@code int} arrays indexed by block id ({@code prev}, {@code
+ * next}, the queue it is in, a 2-bit access count and its fingerprint). A block enters at the head
+ * of {@code S}, or of {@code M} if its fingerprint is in {@code G} (a block that was evicted while
+ * still young and came back). An access only bumps the count (capped at 3); nothing moves on a hit.
+ * {@link #victim()} works from the tails: while {@code S} holds at least its target ({@code
+ * capacityPages / 10}, at least 1) or {@code M} is empty, {@code S}'s tail is examined: accessed
+ * since it entered (count &ge; 1) &rarr; promoted to {@code M}'s head with the count reset;
+ * otherwise, if {@link BlockView#evictable(int)} is false (an interior or pinned block) &rarr;
+ * reinserted at {@code S}'s head; otherwise it is the victim. {@code M}'s tail: count &gt; 0 &rarr;
+ * decremented and reinserted at the head; not evictable &rarr; reinserted; otherwise the victim.
+ * When the preferred queue yields nothing the other is scanned. Each scan is bounded ({@code |S|}
+ * steps for {@code S}, {@code 4|M|} for {@code M}, since a count falls to 0 within three
+ * rotations), so {@link #victim()} returns {@link #NONE} exactly when no block in the tier is
+ * evictable. {@code victim()} leaves the victim in place, and returns it again until it is removed,
+ * accessed or stops being evictable (the scan moves blocks, so a fresh scan could otherwise pick
+ * another); {@link #onRemove(int)} unlinks a block from whichever queue holds it and, if that was
+ * {@code S}, records its fingerprint in {@code G}.
+ *
+ * <p>{@code G} is a FIFO ring of at most {@code |M|}'s capacity fingerprints beside an
+ * open-addressing (linear probing, backward-shift deletion) map from fingerprint to the sequence
+ * number of its newest ring entry; a ghost hit removes the map entry, and a ring entry whose
+ * sequence number no longer matches is skipped when it falls off the end. Arrays grow on demand, so
+ * a large tier costs nothing until its blocks arrive. Every operation is O(1) apart from the
+ * bounded scan in {@code victim()}; none allocates except to grow.
+ *
+ * <p><b>Leaf-only eviction.</b> Interior blocks of the prefix tree are in the queues too (they
+ * become leaves when their children go), so a scan may rotate past them; the amortized cost per
+ * victim is about the ratio of blocks to evictable leaves.
+ *
+ * <p><b>Concurrency.</b> Single writer: the cache calls it under its metadata lock.
+ *
+ * <p>References: J. Yang, Y. Zhang, Z. Qiu, Y. Yue, R. Vinayak, "FIFO queues are all you need for
+ * cache eviction", SOSP 2023; the authors' libCachesim {@code S3FIFO}.
+ */
+final class S3FifoEvictor implements Evictor {
+
+  /** The policy: one {@link S3FifoEvictor} per tier. */
+  static final EvictionPolicy POLICY =
+      new EvictionPolicy() {
+        @Override
+        public String name() {
+          return "s3fifo";
+        }
+
+        @Override
+        public Evictor newEvictor(EvictorContext context) {
+          return new S3FifoEvictor(context.blocks(), context.capacityPages());
+        }
+
+        @Override
+        public String toString() {
+          return "s3fifo";
+        }
+      };
+
+  /** {@link #queueOf(int)}: not in the tier. */
+  static final int NOT_QUEUED = 0;
+
+  /** {@link #queueOf(int)}: the small probationary FIFO. */
+  static final int SMALL = 1;
+
+  /** {@link #queueOf(int)}: the main FIFO. */
+  static final int MAIN = 2;
+
+  private static final int NIL = -1;
+  private static final int MAX_FREQ = 3;
+  private static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
+
+  private final BlockView view;
+  private final int smallTarget;
+  private final Ghost ghost;
+
+  private int[] prev = new int[0];
+  private int[] next = new int[0];
+  private byte[] queue = new byte[0];
+  private byte[] freq = new byte[0];
+  private long[] fingerprint = new long[0];
+
+  /** Indexed by {@link #SMALL} and {@link #MAIN}; the head is the newest, the tail the oldest. */
+  private final int[] head = {NIL, NIL, NIL};
+
+  private final int[] tail = {NIL, NIL, NIL};
+  private final int[] size = new int[3];
+
+  /**
+   * The last victim chosen, returned again while it is still in the tier, unaccessed, evictable.
+   */
+  private int chosen = NONE;
+
+  S3FifoEvictor(BlockView view, long capacityPages) {
+    this.view = Objects.requireNonNull(view, "view");
+    if (capacityPages < 1) {
+      throw new IllegalArgumentException("capacityPages must be positive: " + capacityPages);
+    }
+    long small = Math.max(1, capacityPages / 10);
+    this.smallTarget = (int) Math.min(small, MAX_ARRAY);
+    this.ghost = new Ghost((int) Math.clamp(capacityPages - small, 1L, 1L << 30));
+  }
+
+  @Override
+  public void onInsert(int block) {
+    ensureCapacity(block);
+    if (queue[block] != NOT_QUEUED) {
+      throw new IllegalStateException("block " + block + " is already in the tier");
+    }
+    long fp = view.fingerprint(block);
+    fingerprint[block] = fp;
+    freq[block] = 0;
+    pushHead(ghost.removeIfPresent(fp) ? MAIN : SMALL, block);
+  }
+
+  @Override
+  public void onAccess(int block) {
+    if (queued(block) && freq[block] < MAX_FREQ) {
+      freq[block]++;
+    }
+  }
+
+  @Override
+  public void onEvictable(int block, boolean evictable) {
+    // Read from the view when the block reaches a queue's tail.
+  }
+
+  @Override
+  public void onRemove(int block) {
+    if (!queued(block)) {
+      return;
+    }
+    if (block == chosen) {
+      chosen = NONE;
+    }
+    int q = queue[block];
+    unlink(block);
+    if (q == SMALL) {
+      ghost.add(fingerprint[block]);
+    }
+  }
+
+  @Override
+  public int victim() {
+    int c = chosen;
+    if (c != NONE && freq[c] == 0 && view.evictable(c)) {
+      return c;
+    }
+    chosen = choose();
+    return chosen;
+  }
+
+  private int choose() {
+    int v;
+    if (size[SMALL] > 0 && (size[SMALL] >= smallTarget || size[MAIN] == 0)) {
+      v = scanSmall();
+      return v != NONE ? v : scanMain();
+    }
+    v = scanMain();
+    if (v != NONE) {
+      return v;
+    }
+    int mainBefore = size[MAIN];
+    v = scanSmall();
+    if (v != NONE || size[MAIN] == mainBefore) {
+      return v;
+    }
+    return scanMain();
+  }
+
+  /** Which queue holds a block: {@link #NOT_QUEUED}, {@link #SMALL} or {@link #MAIN}. */
+  int queueOf(int block) {
+    return block >= 0 && block < queue.length ? queue[block] : NOT_QUEUED;
+  }
+
+  int smallSize() {
+    return size[SMALL];
+  }
+
+  int mainSize() {
+    return size[MAIN];
+  }
+
+  int ghostSize() {
+    return ghost.live;
+  }
+
+  private int scanSmall() {
+    for (int steps = size[SMALL]; steps > 0; steps--) {
+      int b = tail[SMALL];
+      if (freq[b] >= 1) {
+        unlink(b);
+        freq[b] = 0;
+        pushHead(MAIN, b);
+      } else if (view.evictable(b)) {
+        return b;
+      } else {
+        unlink(b);
+        pushHead(SMALL, b);
+      }
+    }
+    return NONE;
+  }
+
+  private int scanMain() {
+    for (long steps = (MAX_FREQ + 1L) * size[MAIN]; steps > 0; steps--) {
+      int b = tail[MAIN];
+      if (freq[b] > 0) {
+        freq[b]--;
+      } else if (view.evictable(b)) {
+        return b;
+      }
+      unlink(b);
+      pushHead(MAIN, b);
+    }
+    return NONE;
+  }
+
+  private boolean queued(int block) {
+    return block >= 0 && block < queue.length && queue[block] != NOT_QUEUED;
+  }
+
+  private void pushHead(int q, int b) {
+    int h = head[q];
+    prev[b] = NIL;
+    next[b] = h;
+    if (h == NIL) {
+      tail[q] = b;
+    } else {
+      prev[h] = b;
+    }
+    head[q] = b;
+    queue[b] = (byte) q;
+    size[q]++;
+  }
+
+  private void unlink(int b) {
+    int q = queue[b];
+    int p = prev[b];
+    int n = next[b];
+    if (p == NIL) {
+      head[q] = n;
+    } else {
+      next[p] = n;
+    }
+    if (n == NIL) {
+      tail[q] = p;
+    } else {
+      prev[n] = p;
+    }
+    queue[b] = NOT_QUEUED;
+    size[q]--;
+  }
+
+  private void ensureCapacity(int block) {
+    if (block < 0) {
+      throw new IllegalArgumentException("negative block id " + block);
+    }
+    if (block < queue.length) {
+      return;
+    }
+    long n = Math.max(block + 1L, Math.max(16L, 2L * queue.length));
+    if (block >= MAX_ARRAY) {
+      throw new OutOfMemoryError("cannot index block " + block);
+    }
+    int len = (int) Math.min(n, MAX_ARRAY);
+    prev = Arrays.copyOf(prev, len);
+    next = Arrays.copyOf(next, len);
+    queue = Arrays.copyOf(queue, len);
+    freq = Arrays.copyOf(freq, len);
+    fingerprint = Arrays.copyOf(fingerprint, len);
+  }
+
+  /**
+   * The ghost queue: a bounded FIFO of fingerprints with O(1) membership. The ring holds {@code
+   * (fingerprint, sequence)} pairs in arrival order; the map holds each live fingerprint's newest
+   * sequence number ({@code 0} marks an empty map slot, sequences start at 1).
+   */
+  private static final class Ghost {
+    private final int limit;
+
+    private long[] ringFp;
+    private long[] ringSeq;
+    private int ringHead; // oldest entry
+    private int ringCount;
+    private long nextSeq = 1;
+
+    private long[] keys;
+    private long[] seqs;
+    private int shift;
+    private int live;
+
+    Ghost(int limit) {
+      this.limit = limit;
+      int ring = Math.min(limit, 64);
+      ringFp = new long[ring];
+      ringSeq = new long[ring];
+      keys = new long[128];
+      seqs = new long[128];
+      shift = 64 - 7;
+    }
+
+    boolean removeIfPresent(long fp) {
+      int i = find(fp);
+      if (i < 0) {
+        return false;
+      }
+      deleteAt(i);
+      return true;
+    }
+
+    void add(long fp) {
+      if (ringCount == limit) {
+        long oldFp = ringFp[ringHead];
+        long oldSeq = ringSeq[ringHead];
+        ringHead = ringHead + 1 == ringFp.length ? 0 : ringHead + 1;
+        ringCount--;
+        int i = find(oldFp);
+        if (i >= 0 && seqs[i] == oldSeq) {
+          deleteAt(i);
+        }
+      } else if (ringCount == ringFp.length) {
+        growRing();
+      }
+      long seq = nextSeq++;
+      int at = ringHead + ringCount;
+      if (at >= ringFp.length) {
+        at -= ringFp.length;
+      }
+      ringFp[at] = fp;
+      ringSeq[at] = seq;
+      ringCount++;
+      put(fp, seq);
+    }
+
+    private int find(long fp) {
+      int mask = keys.length - 1;
+      for (int i = index(fp); seqs[i] != 0; i = (i + 1) & mask) {
+        if (keys[i] == fp) {
+          return i;
+        }
+      }
+      return -1;
+    }
+
+    private void put(long fp, long seq) {
+      if (2 * (live + 1) > keys.length) {
+        growTable();
+      }
+      int mask = keys.length - 1;
+      int i = index(fp);
+      while (seqs[i] != 0) {
+        if (keys[i] == fp) {
+          seqs[i] = seq;
+          return;
+        }
+        i = (i + 1) & mask;
+      }
+      keys[i] = fp;
+      seqs[i] = seq;
+      live++;
+    }
+
+    /** Knuth's Algorithm R: shift later entries of the probe run back over the hole. */
+    private void deleteAt(int hole) {
+      int mask = keys.length - 1;
+      int j = hole;
+      while (true) {
+        j = (j + 1) & mask;
+        if (seqs[j] == 0) {
+          break;
+        }
+        int home = index(keys[j]);
+        boolean stays = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!stays) {
+          keys[hole] = keys[j];
+          seqs[hole] = seqs[j];
+          hole = j;
+        }
+      }
+      keys[hole] = 0;
+      seqs[hole] = 0;
+      live--;
+    }
+
+    private int index(long fp) {
+      return (int) ((fp * 0x9E3779B97F4A7C15L) >>> shift);
+    }
+
+    private void growTable() {
+      long[] oldKeys = keys;
+      long[] oldSeqs = seqs;
+      keys = new long[oldKeys.length * 2];
+      seqs = new long[oldKeys.length * 2];
+      shift--;
+      int mask = keys.length - 1;
+      for (int k = 0; k < oldKeys.length; k++) {
+        if (oldSeqs[k] != 0) {
+          int i = index(oldKeys[k]);
+          while (seqs[i] != 0) {
+            i = (i + 1) & mask;
+          }
+          keys[i] = oldKeys[k];
+          seqs[i] = oldSeqs[k];
+        }
+      }
+    }
+
+    private void growRing() {
+      int n = (int) Math.min((long) limit, 2L * ringFp.length);
+      long[] fps = new long[n];
+      long[] sq = new long[n];
+      for (int k = 0; k < ringCount; k++) {
+        int from = (ringHead + k) % ringFp.length;
+        fps[k] = ringFp[from];
+        sq[k] = ringSeq[from];
+      }
+      ringFp = fps;
+      ringSeq = sq;
+      ringHead = 0;
+    }
+  }
+}

@@ -1,0 +1,220 @@
+package io.kvtier.core;
+
+import io.kvtier.CacheClosedException;
+import io.kvtier.PauseKind;
+import io.kvtier.Session;
+import java.time.Duration;
+
+/**
+ * An agent session: the deepest block of its latest committed sequence, and at most one pin on it.
+ *
+ * <p>The block is remembered as (id, key fingerprint), because ids are reused after eviction: a
+ * session whose block was evicted simply has nothing to pin. A pin is a reference like a lease's
+ * (STYLE §8): it protects the whole path, since eviction is leaf-first. A new commit by the session
+ * moves the pin to the new deepest block. All methods take the cache's lock.
+ */
+final class SessionImpl implements Session {
+  private final KvCacheImpl cache;
+  private final String id;
+
+  private int tail = PrefixIndex.NONE;
+  private long tailFingerprint;
+  private int pinned = PrefixIndex.NONE;
+  long pinUntil = Long.MAX_VALUE;
+  private boolean pinnedByPause;
+  private boolean ended;
+
+  SessionImpl(KvCacheImpl cache, String id) {
+    this.cache = cache;
+    this.id = id;
+  }
+
+  @Override
+  public String id() {
+    return id;
+  }
+
+  private void check() {
+    cache.ensureOpen();
+    if (ended) {
+      throw new CacheClosedException("session '" + id + "' has ended");
+    }
+  }
+
+  private boolean tailValid() {
+    return tail != PrefixIndex.NONE && cache.index.sameBlock(tail, tailFingerprint);
+  }
+
+  @Override
+  public void pin(Duration ttl) {
+    if (ttl == null || ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    cache.lock.lock();
+    try {
+      check();
+      cache.tick();
+      pinFor(ttl, false);
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  private void pinFor(Duration ttl, boolean byPause) {
+    if (!tailValid()) {
+      return;
+    }
+    if (pinned != tail) {
+      dropPin();
+      cache.index.pin(tail);
+      pinned = tail;
+    }
+    long now = cache.ticker.read();
+    long nanos = ttl.toNanos();
+    pinUntil = Long.MAX_VALUE - now < nanos ? Long.MAX_VALUE : now + nanos;
+    pinnedByPause = byPause;
+    cache.schedulePinExpiry(this);
+  }
+
+  private void dropPin() {
+    if (pinned != PrefixIndex.NONE) {
+      cache.index.unpin(pinned);
+      pinned = PrefixIndex.NONE;
+      cache.cancelPinExpiry(this);
+      pinUntil = Long.MAX_VALUE;
+      pinnedByPause = false;
+    }
+  }
+
+  /** Called by the cache when the TTL passed. */
+  void expirePin() {
+    if (pinned != PrefixIndex.NONE) {
+      cache.index.unpin(pinned);
+      pinned = PrefixIndex.NONE;
+      pinUntil = Long.MAX_VALUE;
+      pinnedByPause = false;
+    }
+  }
+
+  @Override
+  public void unpin() {
+    cache.lock.lock();
+    try {
+      check();
+      dropPin();
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public void priority(int priority) {
+    if (priority < 0 || priority > 100) {
+      throw new IllegalArgumentException("priority must be in [0, 100], was " + priority);
+    }
+    cache.lock.lock();
+    try {
+      check();
+      if (tailValid()) {
+        cache.index.forPrivateChain(tail, b -> cache.setPriority(b, priority));
+      }
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public void pause(PauseKind kind, Duration expected) {
+    if (kind == null) {
+      throw new IllegalArgumentException("kind must not be null");
+    }
+    cache.lock.lock();
+    try {
+      check();
+      cache.tick();
+      Duration ttl = cache.config.retention().pauseTtl(kind, expected);
+      if (ttl != null && !ttl.isNegative() && !ttl.isZero()) {
+        pinFor(ttl, true);
+      }
+      cache.config.prefetch().onPause(id, kind, expected, cache.prefetchContext());
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public void resume() {
+    cache.lock.lock();
+    try {
+      check();
+      cache.tick();
+      if (pinnedByPause) {
+        dropPin();
+      }
+      cache.config.prefetch().onResume(id, cache.prefetchContext());
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public void compacted() {
+    cache.lock.lock();
+    try {
+      check();
+      dropPin();
+      if (tailValid()) {
+        cache.index.forPrivateChain(tail, cache.index::markDead);
+      }
+      tail = PrefixIndex.NONE;
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public int pinnedBlocks() {
+    cache.lock.lock();
+    try {
+      cache.tick();
+      return pinned == PrefixIndex.NONE ? 0 : cache.index.depth(pinned);
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public void end() {
+    cache.lock.lock();
+    try {
+      if (ended || cache.isClosed()) {
+        ended = true;
+        return;
+      }
+      dropPin();
+      ended = true;
+      cache.forgetSession(this);
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  /** The session's lease committed up to {@code block} (lock held). */
+  void advance(int block) {
+    tail = block;
+    tailFingerprint = cache.index.fingerprint(block);
+    if (pinned != PrefixIndex.NONE && pinned != block) {
+      cache.index.pin(block);
+      cache.index.unpin(pinned);
+      pinned = block;
+    }
+  }
+
+  int pinnedBlock() {
+    return pinned;
+  }
+
+  void markEnded() {
+    ended = true;
+  }
+}

@@ -1,0 +1,39 @@
+package io.kvtier.core;
+
+import io.kvtier.spi.EvictionPolicy;
+import java.util.List;
+
+/**
+ * The stock eviction policies by name, as {@link io.kvtier.spi.EvictionPolicy#named(String)} and
+ * the replay tool name them: {@code lru} ({@link LruEvictor}), {@code priority-lru} ({@link
+ * PriorityLruEvictor}) and {@code s3fifo} ({@link S3FifoEvictor}). The policies are stateless
+ * factories, shared; each {@link EvictionPolicy#newEvictor} call makes a fresh evictor whose state
+ * has the single writer of the tier it serves.
+ */
+final class StockPolicies {
+
+  private static final List<EvictionPolicy> ALL =
+      List.of(LruEvictor.POLICY, PriorityLruEvictor.POLICY, S3FifoEvictor.POLICY);
+
+  private StockPolicies() {}
+
+  /**
+   * A stock policy by name.
+   *
+   * @throws IllegalArgumentException for an unknown name, listing the known ones
+   */
+  static EvictionPolicy byName(String name) {
+    for (EvictionPolicy p : ALL) {
+      if (p.name().equals(name)) {
+        return p;
+      }
+    }
+    throw new IllegalArgumentException(
+        "unknown eviction policy '" + name + "'; known: " + String.join(", ", names()));
+  }
+
+  /** The names of the stock policies, in a fixed order. */
+  static List<String> names() {
+    return ALL.stream().map(EvictionPolicy::name).toList();
+  }
+}
