@@ -1,6 +1,7 @@
 package io.kvtier.cxl;
 
 import io.kvtier.spi.PageStore;
+import io.kvtier.spi.SlotAllocator;
 import io.kvtier.spi.TierKind;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,9 +27,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * memory. Bytes reach the file through the page cache; the store never forces them, since a pool is
  * memory, not a durable log.
  *
- * <p>Allocation: a {@link SlotBitmap}; {@code allocate}, {@code free} and the free-run counts are
- * guarded by this store's monitor, so a stats reader on another thread sees a consistent count.
- * {@code read} and {@code write} take no lock: the cache calls them for slots it owns.
+ * <p>Allocation: the api's {@link SlotAllocator} (O(1), honours a sequence's hint so its pages stay
+ * contiguous); {@code allocate}, {@code free} and the free-run counts are guarded by this store's
+ * monitor, so a stats reader on another thread sees a consistent count. A pool holds at most {@link
+ * Integer#MAX_VALUE} pages. {@code read} and {@code write} take no lock: the cache calls them for
+ * slots it owns.
  *
  * <p>Exclusivity: the store holds an exclusive lock on the file from open to close, so a second
  * store (in this or another process) fails to open instead of handing out the same slots twice.
@@ -46,7 +49,7 @@ final class MappedFilePageStore implements PageStore {
   private final AtomicBoolean closed = new AtomicBoolean();
 
   // @GuardedBy("this")
-  private final SlotBitmap slots;
+  private final SlotAllocator slots;
 
   private MappedFilePageStore(
       String name,
@@ -65,7 +68,7 @@ final class MappedFilePageStore implements PageStore {
     this.lock = lock;
     this.arena = arena;
     this.mapping = mapping;
-    this.slots = new SlotBitmap(capacityPages);
+    this.slots = new SlotAllocator((int) capacityPages);
   }
 
   static MappedFilePageStore open(String name, Path path, long capacityBytes, int pageBytes) {
@@ -82,6 +85,16 @@ final class MappedFilePageStore implements PageStore {
               + " bytes, less than one page of "
               + pageBytes
               + " bytes");
+    }
+    if (pages > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(
+          "tier '"
+              + name
+              + "' would hold "
+              + pages
+              + " pages, more than "
+              + Integer.MAX_VALUE
+              + ": use larger pages or a smaller capacity");
     }
     long bytes = pages * pageBytes;
     FileChannel channel = null;
@@ -162,19 +175,24 @@ final class MappedFilePageStore implements PageStore {
   @Override
   public synchronized long freePages() {
     ensureOpen();
-    return slots.free();
+    return slots.freeCount();
   }
 
   @Override
   public synchronized long allocate(long hint) {
     ensureOpen();
-    return slots.allocate(hint);
+    int slot = slots.allocate(hint >= 0 && hint < capacityPages ? (int) hint : -1);
+    return slot == SlotAllocator.NO_SPACE ? NO_SPACE : slot;
   }
 
   @Override
   public synchronized void free(long slot) {
     ensureOpen();
-    slots.release(slot);
+    checkSlot(slot);
+    if (slots.isFree((int) slot)) {
+      throw new IllegalArgumentException("tier '" + name + "': slot " + slot + " is not in use");
+    }
+    slots.free((int) slot);
   }
 
   @Override
