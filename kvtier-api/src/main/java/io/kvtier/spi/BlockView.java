@@ -23,6 +23,16 @@ public interface BlockView {
   long fingerprint(int block);
 
   /**
+   * One of the block's token ids: for offline analysis and oracle policies (such as the replay's
+   * Belady bound) that recognise a block by its content.
+   *
+   * @param block the block id
+   * @param index 0 to tokensPerBlock-1
+   * @return the token id
+   */
+  int token(int block, int index);
+
+  /**
    * When the block was last matched or committed.
    *
    * @param block the block id

@@ -9,9 +9,9 @@ import java.util.concurrent.Executor;
  * One tier's page memory: {@link #capacityPages()} slots of {@link #pageBytes()} bytes.
  *
  * <p>Slots are {@code long} indices from 0; {@link #allocate(long)} and {@link #free(long)} manage
- * which are in use. Reference counts, generations and page handles are the cache's business, not
- * the store's. Reads and writes copy whole or partial pages between a slot and a caller's {@link
- * MemorySegment}.
+ * which are in use ({@link SlotAllocator} does it in O(1)). Reference counts, generations and page
+ * handles are the cache's business, not the store's. Reads and writes copy whole or partial pages
+ * between a slot and a caller's {@link MemorySegment}.
  *
  * <p>Thread safety: {@code allocate} and {@code free} are called by one thread at a time (the
  * cache's metadata writer); {@code read} and {@code write} may be called concurrently for different

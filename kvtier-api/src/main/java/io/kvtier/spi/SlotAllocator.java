@@ -103,9 +103,13 @@ public final class SlotAllocator {
   }
 
   /**
-   * Takes a free slot. If {@code hint} is in range and free, takes exactly that slot; otherwise
-   * takes the first slot of a run of the highest non-empty size class. O(1) when the hint is the
-   * first or last slot of its free run or is not used.
+   * Takes a free slot. If {@code hint} is in range and free, takes exactly that slot. With no hint
+   * (-1: a new sequence), takes the first slot of a run of the highest non-empty size class, which
+   * packs long-lived pages at run starts. With a hint that is taken (a growing sequence ran into
+   * another one), takes the middle of such a run: the sequence that blocked it keeps room to grow
+   * from the run's start, and this one grows into the second half, so two sequences that grow in
+   * step do not interleave page by page. O(1) when the hint is the first or last slot of its free
+   * run or is not used.
    *
    * @param hint the preferred slot (for a growing sequence, its previous slot + 1), or -1 for none
    * @return the slot, or {@link #NO_SPACE} if none is free
@@ -120,6 +124,11 @@ public final class SlotAllocator {
     }
     int start = heads[31 - Integer.numberOfLeadingZeros(nonEmptyClasses)];
     int length = tag[start];
+    if (hint >= 0 && length >= BLOCKED_SPLIT_MIN) {
+      int middle = start + length / 2;
+      takeHint(middle);
+      return middle;
+    }
     removeRun(start, length);
     if (length > 1) {
       insertRun(start + 1, length - 1);
@@ -127,6 +136,11 @@ public final class SlotAllocator {
     markAllocated(start);
     return start;
   }
+
+  /**
+   * Shortest run that a blocked sequence splits in the middle rather than taking its first slot.
+   */
+  static final int BLOCKED_SPLIT_MIN = 4;
 
   /**
    * Returns a slot, merging it with the free runs on either side. O(1).

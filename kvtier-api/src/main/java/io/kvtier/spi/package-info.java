@@ -3,8 +3,8 @@
  *
  * <p>A tier is a {@link io.kvtier.spi.TierSpec} that opens a {@link io.kvtier.spi.PageStore}: a
  * fixed number of fixed-size page slots with read, write and (for memory tiers) direct addressing.
- * Tier modules (HBM, CXL, NVMe) implement it and depend on this API only. The O(1) contiguous-run
- * slot allocator that memory stores share lives in the engine's DRAM tier.
+ * Tier modules (HBM, CXL, NVMe) implement it and depend on this API only. {@link
+ * io.kvtier.spi.SlotAllocator} is the O(1) contiguous-run slot allocator any store may use.
  *
  * <p>Policies are small interfaces with static factories for the stock implementations: {@link
  * io.kvtier.spi.EvictionPolicy} (which evictable block leaves a tier), {@link

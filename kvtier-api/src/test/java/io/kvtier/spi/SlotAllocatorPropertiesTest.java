@@ -55,6 +55,15 @@ class SlotAllocatorPropertiesTest {
     assertThat(model.get(slot)).as("slot %d handed out while in use", slot).isTrue();
     if (hint >= 0 && hint < slots.capacity() && model.get(hint)) {
       assertThat(slot).as("free hint honoured").isEqualTo(hint);
+    } else if (hint >= 0) {
+      int start = model.previousClearBit(slot) + 1;
+      int runLength = model.nextClearBit(slot) - start;
+      assertThat(sizeClass(runLength))
+          .as("blocked sequence: run from the highest size class")
+          .isEqualTo(sizeClass(largestRun(model)));
+      assertThat(slot)
+          .as("blocked sequence: middle of a long run, start of a short one")
+          .isEqualTo(runLength >= SlotAllocator.BLOCKED_SPLIT_MIN ? start + runLength / 2 : start);
     } else {
       assertThat(slot == 0 || !model.get(slot - 1)).as("first slot of a run").isTrue();
       int runLength = model.nextClearBit(slot) - slot;

@@ -34,6 +34,28 @@ class SlotAllocatorTest {
   }
 
   @Test
+  void twoSequencesGrowingInStep_doNotInterleave() {
+    var slots = new SlotAllocator(64);
+    int a = slots.allocate(-1);
+    int b = slots.allocate(-1);
+    int[] seqA = new int[8];
+    int[] seqB = new int[8];
+    seqA[0] = a;
+    seqB[0] = b;
+    for (int i = 1; i < 8; i++) {
+      seqA[i] = slots.allocate(seqA[i - 1] + 1);
+      seqB[i] = slots.allocate(seqB[i - 1] + 1);
+    }
+    int breaksA = 0;
+    int breaksB = 0;
+    for (int i = 1; i < 8; i++) {
+      breaksA += seqA[i] == seqA[i - 1] + 1 ? 0 : 1;
+      breaksB += seqB[i] == seqB[i - 1] + 1 ? 0 : 1;
+    }
+    assertThat(breaksA + breaksB).isLessThanOrEqualTo(1);
+  }
+
+  @Test
   void allocate_honoursFreeHint_anywhereInItsRun() {
     var slots = new SlotAllocator(1000);
     assertThat(slots.allocate(999)).isEqualTo(999); // last slot of the run
@@ -51,9 +73,10 @@ class SlotAllocatorTest {
   @Test
   void allocate_ignoresOutOfRangeOrTakenHint() {
     var slots = new SlotAllocator(4);
-    assertThat(slots.allocate(7)).isZero();
-    assertThat(slots.allocate(0)).isEqualTo(1);
-    assertThat(slots.allocate(-5)).isEqualTo(2);
+    assertThat(slots.allocate(7))
+        .isEqualTo(2); // past the end: a blocked sequence, middle of [0..3]
+    assertThat(slots.allocate(2)).isZero(); // taken: runs [0..1] and [3] are too short to split
+    assertThat(slots.allocate(-5)).isIn(1, 3);
   }
 
   @Test
@@ -90,14 +113,15 @@ class SlotAllocatorTest {
   }
 
   @Test
-  void sequence_whoseNextSlotIsTaken_continuesAtStartOfLongestRun() {
+  void sequence_whoseNextSlotIsTaken_continuesInTheMiddleOfTheLongestRun() {
     var slots = new SlotAllocator(64);
     int a = slots.allocate(-1);
     int other = slots.allocate(a + 1);
     for (int i = 40; i < 64; i++) {
       slots.allocate(i);
     }
-    assertThat(slots.allocate(a + 1)).isEqualTo(other + 1);
+    // free run [2..39]: the blocked sequence leaves [2..20] to the one that blocked it
+    assertThat(slots.allocate(a + 1)).isEqualTo(other + 1 + 38 / 2);
   }
 
   @Test

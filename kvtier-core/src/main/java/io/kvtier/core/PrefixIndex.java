@@ -665,6 +665,14 @@ final class PrefixIndex implements BlockView {
   }
 
   @Override
+  public int token(int block, int i) {
+    if (i < 0 || i >= tpb) {
+      throw new IndexOutOfBoundsException("token index " + i + " outside [0, " + tpb + ")");
+    }
+    return tokens[block * tpb + i];
+  }
+
+  @Override
   public long lastAccess(int block) {
     return lastAccess[block];
   }
