@@ -131,10 +131,11 @@ class CxlTierTest {
     try (PageStore store = spec().open(PAGE)) {
       assertThat(store.allocate(10)).isEqualTo(10);
       assertThat(store.allocate(11)).isEqualTo(11);
-      assertThat(store.allocate(10)).isNotEqualTo(10).isNotEqualTo(11);
-      assertThat(store.freeRuns()).isEqualTo(2);
+      assertThat(store.allocate(10)).isBetween(0L, PAGES - 1L).isNotEqualTo(10).isNotEqualTo(11);
+      assertThat(store.freePages()).isEqualTo(PAGES - 3);
       store.free(11);
       assertThat(store.freePages()).isEqualTo(PAGES - 2);
+      assertThat(store.allocate(11)).isEqualTo(11);
     }
   }
 
