@@ -140,6 +140,64 @@ public interface PageStore extends AutoCloseable {
   }
 
   /**
+   * Writes a page together with its block record. Stores that persist pages (NVMe, a shared CXL
+   * pool) store the record as a verified header; the default just writes the bytes.
+   *
+   * @param slot the slot
+   * @param block the block's identity
+   * @param src the page bytes
+   */
+  default void writeBlock(long slot, BlockRecord block, MemorySegment src) {
+    write(slot, src);
+  }
+
+  /**
+   * Reads a page and verifies that it holds {@code expected}. Stores that keep a header compare it
+   * and a checksum; a mismatch or corruption returns false (a miss, counted by the store) and the
+   * destination's contents are then unspecified. The default reads the bytes and returns true.
+   *
+   * @param slot the slot
+   * @param expected the block the cache believes is there
+   * @param dst destination of the page bytes
+   * @return true if the page was read and verified
+   */
+  default boolean readBlock(long slot, BlockRecord expected, MemorySegment dst) {
+    read(slot, dst);
+    return true;
+  }
+
+  /**
+   * Visits the blocks a persistent store holds from before it was opened, so that a warm restart
+   * makes them visible to the prefix index again. Called once, right after open; the slots visited
+   * are allocated. The default has nothing to recover.
+   *
+   * @param visitor receives each recovered (slot, block)
+   */
+  default void recover(RecoveryVisitor visitor) {}
+
+  /** Receives recovered blocks. */
+  @FunctionalInterface
+  interface RecoveryVisitor {
+    /**
+     * One recovered block.
+     *
+     * @param slot its slot, allocated
+     * @param block its identity
+     */
+    void block(long slot, BlockRecord block);
+  }
+
+  /**
+   * Whether the store is degraded (I/O errors, disk full): the cache stops using it and keeps
+   * serving from the other tiers.
+   *
+   * @return true once degraded
+   */
+  default boolean isDegraded() {
+    return false;
+  }
+
+  /**
    * Maximal runs of consecutive free slots.
    *
    * @return the number of free runs
