@@ -31,6 +31,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -81,6 +82,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * are processed at the start of each operation, so a test or a replay controls time completely.
  */
 final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
+
+  /** The longest duration a {@code long} of nanoseconds holds. */
+  private static final Duration MAX_NANOS = Duration.ofNanos(Long.MAX_VALUE);
 
   final ReentrantLock lock = new ReentrantLock();
   final CacheConfig config;
@@ -185,6 +189,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   @Override
   public Lease acquire(Request request) {
+    Objects.requireNonNull(request, "request");
     lock.lock();
     try {
       ensureOpen();
@@ -269,6 +274,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   @Override
   public int probeTokens(Namespace namespace, int[] tokens, long salt) {
+    Objects.requireNonNull(namespace, "namespace");
+    Objects.requireNonNull(tokens, "tokens");
     lock.lock();
     try {
       ensureOpen();
@@ -480,6 +487,23 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         setPriority(p.block, Request.DEFAULT_PRIORITY);
       }
     }
+  }
+
+  /**
+   * {@code now + d} on the ticker, saturating: a duration too long for a {@code long} of
+   * nanoseconds (about 292 years), or one that would pass the ticker's end, never ends. Called in
+   * the middle of index updates, so it must not throw.
+   *
+   * @param now a ticker reading (may be negative, as {@link System#nanoTime()} may be)
+   * @param d a non-negative duration
+   * @return the deadline, or {@link Long#MAX_VALUE} for never
+   */
+  static long deadline(long now, Duration d) {
+    if (d.compareTo(MAX_NANOS) >= 0) {
+      return Long.MAX_VALUE;
+    }
+    long until = now + d.toNanos();
+    return until < now ? Long.MAX_VALUE : until;
   }
 
   void schedulePinExpiry(SessionImpl s) {
@@ -1107,8 +1131,10 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     addCopy(block, t, (int) PageHandle.index(h));
     Duration d = insertLease == null ? null : insertLease.priorityDuration();
     if (d != null) {
-      long until = ticker.read() + d.toNanos();
-      priorityExpiry.add(new PriorityExpiry(until, block, index.keyLo(block)));
+      long until = deadline(ticker.read(), d);
+      if (until != Long.MAX_VALUE) {
+        priorityExpiry.add(new PriorityExpiry(until, block, index.keyLo(block)));
+      }
     }
     if (insertLease != null && writes.mode() == WritePolicy.Mode.WRITE_THROUGH) {
       pendingOffload.add(block);

@@ -10,6 +10,7 @@ import io.kvtier.PageHandle;
 import io.kvtier.Request;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -191,6 +192,7 @@ final class LeaseImpl implements Lease {
 
   @Override
   public int blockTable(long[] dst) {
+    Objects.requireNonNull(dst, "dst");
     cache.lock.lock();
     try {
       check();
@@ -298,6 +300,20 @@ final class LeaseImpl implements Lease {
     }
     int tpb = cache.tpb;
     int need = cache.layout.pagesFor(target);
+    long capacity = cache.store.capacityPages();
+    if (need > capacity) {
+      // could never fit: fail before evicting anything for it
+      throw new OutOfPagesException(
+          "a sequence of "
+              + target
+              + " tokens needs "
+              + need
+              + " pages but tier '"
+              + cache.store.name()
+              + "' holds "
+              + capacity
+              + ": split the request or give the tier more capacity");
+    }
     if (tokenCount % tpb != 0 && pageCount > 0) {
       long last = pages[pageCount - 1];
       if (cache.pages.refCount(last) > 1) {
