@@ -2,6 +2,7 @@ package io.kvtier.core;
 
 import io.kvtier.PageHandle;
 import io.kvtier.bench.VllmStylePrefixCache;
+import io.kvtier.spi.SlotAllocator;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -26,8 +27,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * linked list of block objects with reference counts) and a bare {@code int} stack, the floor of
  * any free list.
  *
- * <p>{@code usedPercent} pages are allocated at random beforehand, so the free slots form many
- * runs.
+ * <p>{@code usedPercent}% of the pages, chosen at random, stay allocated throughout, so the free
+ * slots form many runs.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -47,6 +48,8 @@ public class PageAllocatorBench {
 
   DramPageStore store;
   PageAllocator pages;
+  DramPageStore bareStore;
+  SlotAllocator slots;
   long previous;
   long[] run = new long[RUN];
 
@@ -59,14 +62,26 @@ public class PageAllocatorBench {
     store = new DramPageStore("bench", (long) PAGES * PAGE_BYTES, PAGE_BYTES);
     pages = new PageAllocator(0, store);
     vllm = new VllmStylePrefixCache(PAGES, 16, new MurmurBlockHash(16));
+    bareStore = new DramPageStore("bare", (long) PAGES * PAGE_BYTES, PAGE_BYTES);
+    slots = new SlotAllocator(PAGES);
     stack = new int[PAGES];
     for (int i = 0; i < PAGES; i++) {
       stack[top++] = PAGES - 1 - i;
     }
+    // Take every slot in order, then give back a random (100 - usedPercent)% of them: the kept
+    // pages are holes between free runs, at the same slots in every allocator.
+    long[] all = new long[PAGES];
+    for (int i = 0; i < PAGES; i++) {
+      all[i] = pages.allocate(PageHandle.NONE);
+      bareStore.allocate(i);
+      slots.allocate(i);
+    }
     SplittableRandom r = new SplittableRandom(42);
     for (int i = 0; i < PAGES; i++) {
-      if (r.nextInt(100) < usedPercent) {
-        pages.allocate(PageHandle.NONE); // never freed: holes in the free runs
+      if (r.nextInt(100) >= usedPercent) {
+        pages.release(all[i]);
+        bareStore.free(i);
+        slots.free(i);
       }
     }
     int used = (int) pages.usedPages();
@@ -80,6 +95,7 @@ public class PageAllocatorBench {
   @TearDown(Level.Trial)
   public void close() {
     store.close();
+    bareStore.close();
   }
 
   /** No hint: the head of a run of the largest size class. */
@@ -111,6 +127,22 @@ public class PageAllocatorBench {
       pages.release(run[i]);
     }
     return prev;
+  }
+
+  /** Breakdown: the store alone (slot allocator, open and double-free checks), no handles. */
+  @Benchmark
+  public long storeAllocateFree() {
+    long s = bareStore.allocate(-1);
+    bareStore.free(s);
+    return s;
+  }
+
+  /** Breakdown: the slot allocator alone (boundary tags, size-class lists). */
+  @Benchmark
+  public int slotAllocatorAllocateFree() {
+    int s = slots.allocate(-1);
+    slots.free(s);
+    return s;
   }
 
   /** Baseline: vLLM's free queue, pop the head (reference count 1) and append it back. */
