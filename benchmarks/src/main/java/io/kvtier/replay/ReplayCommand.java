@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
  * what the reference mode does and {@link TraceFormat} for the formats.
  */
 @Command(
-    name = "replay",
+    name = "kvtier replay",
     mixinStandardHelpOptions = true,
     sortOptions = false,
     usageHelpAutoWidth = true,
@@ -379,10 +379,10 @@ public final class ReplayCommand implements Callable<Integer> {
                 || ex instanceof UncheckedIOException
                 || ex instanceof IllegalArgumentException
                 || ex instanceof IllegalStateException) {
-              err.println("kvtier " + name + ": " + ex.getMessage());
+              err.println(name + ": " + ex.getMessage());
               return 1;
             }
-            err.println("kvtier " + name + ": " + ex);
+            err.println(name + ": " + ex);
             ex.printStackTrace(err);
             return 1;
           });

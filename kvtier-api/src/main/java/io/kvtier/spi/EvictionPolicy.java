@@ -5,10 +5,10 @@ package io.kvtier.spi;
  *
  * <p>Stock policies: {@link #lru()} (vLLM's and SGLang's: leaf-only, least recently used), {@link
  * #s3fifo()} (Yang et al., SOSP'23: a small probationary FIFO, a main FIFO with reinsertion, and a
- * ghost queue), {@link #priorityLru()} (TensorRT-LLM's retention model: lowest priority first,
- * then least recently used, priorities reverting after their duration), {@link #tinyLfu()}
- * (W-TinyLFU: a window, a segmented main region and admission by a frequency sketch) and {@link
- * #arc()} (ARC: recency and frequency lists with ghosts and an adaptive split).
+ * ghost queue), {@link #priorityLru()} (TensorRT-LLM's retention model: lowest priority first, then
+ * least recently used, priorities reverting after their duration), {@link #tinyLfu()} (W-TinyLFU: a
+ * window, a segmented main region and admission by a frequency sketch) and {@link #arc()} (ARC:
+ * recency and frequency lists with ghosts and an adaptive split).
  */
 public interface EvictionPolicy {
 
