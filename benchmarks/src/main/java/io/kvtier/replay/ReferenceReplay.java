@@ -280,6 +280,22 @@ public final class ReferenceReplay {
   }
 
   /**
+   * Checks a policy name without building anything.
+   *
+   * @param name the name
+   * @throws IllegalArgumentException for an unknown name, listing the known ones
+   */
+  public static void checkPolicy(String name) {
+    if (!SPECIAL_POLICIES.contains(name)) {
+      try {
+        EvictionPolicy.named(name);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(e.getMessage() + ", default, belady", e);
+      }
+    }
+  }
+
+  /**
    * The policy for a name; null for the builder's default.
    *
    * @throws IllegalArgumentException for an unknown name, listing the known ones

@@ -207,6 +207,14 @@ public final class ReplayCommand implements Callable<Integer> {
               + " --concurrency >= 1, --stagger >= 0");
       return Cli.USAGE;
     }
+    for (String p : policies) {
+      try {
+        ReferenceReplay.checkPolicy(p);
+      } catch (IllegalArgumentException e) {
+        stderr.println("kvtier replay: " + e.getMessage());
+        return Cli.USAGE;
+      }
+    }
     List<Path> files = expand(traces);
     TraceFormat.Options opts =
         new TraceFormat.Options(blockTokens, concurrency, stagger, maxRequests);
@@ -224,9 +232,6 @@ public final class ReplayCommand implements Callable<Integer> {
       return 1;
     }
     ReferenceReplay replay = new ReferenceReplay(trace);
-    for (String p : policies) {
-      replay.policy(p, new BeladyPolicy.Cursor()); // fails early on an unknown name
-    }
     if (!quiet) {
       stderr.printf(
           Locale.ROOT,

@@ -2,6 +2,7 @@ package io.kvtier.tools;
 
 import io.kvtier.replay.GenAgenticCommand;
 import io.kvtier.replay.ReplayCommand;
+import io.kvtier.replay.TraceDemo;
 import java.io.PrintStream;
 import java.util.Arrays;
 
@@ -37,7 +38,8 @@ public final class Main {
     }
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     return switch (args[0]) {
-      case "demo" -> Demo.run(rest, out, err);
+      case "demo" -> TraceDemo.run(rest, out, err);
+      case "engine-demo" -> Demo.run(rest, out, err);
       case "replay" -> ReplayCommand.run(rest, out, err);
       case "gen-agentic" -> GenAgenticCommand.run(rest, out, err);
       case "help", "-h", "--help" -> {
@@ -58,8 +60,10 @@ public final class Main {
         usage: kvtier <command> [options]
 
         commands:
-          demo         a small agent-session engine loop on the DRAM tier; prints what it reused
-                       (kvtier demo --help for its options)
+          demo         replays the bundled samples of real traces through the cache: every
+                       policy's hit rate beside LRU and the Belady bound (about a minute)
+          engine-demo  a small agent-session engine loop on the DRAM tier; prints what it reused
+                       (kvtier engine-demo --help for its options)
           replay       replays request traces through the real cache, every policy beside LRU
                        and the Belady bound (kvtier replay --help)
           gen-agentic  writes a synthetic agentic trace in kvtier JSONL (kvtier gen-agentic --help)

@@ -18,7 +18,7 @@ class DemoSmokeTest {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     String[] full = new String[args.length + 1];
-    full[0] = "demo";
+    full[0] = "engine-demo";
     System.arraycopy(args, 0, full, 1, args.length);
     int code =
         Main.run(

@@ -31,16 +31,16 @@ class MainTest {
   void help_printsUsage_andSucceeds() {
     assertThat(run("--help")).isZero();
     assertThat(out.toString(StandardCharsets.UTF_8)).contains("demo");
-    assertThat(run("demo", "--help")).isZero();
+    assertThat(run("engine-demo", "--help")).isZero();
     assertThat(out.toString(StandardCharsets.UTF_8)).contains("--sessions N");
   }
 
   @Test
   void unknownCommandOrOption_fails() {
     assertThat(run("frobnicate")).isEqualTo(Main.USAGE);
-    assertThat(run("demo", "--bogus")).isEqualTo(Main.USAGE);
-    assertThat(run("demo", "--turns")).isEqualTo(Main.USAGE);
-    assertThat(run("demo", "--sessions", "0")).isEqualTo(Main.USAGE);
+    assertThat(run("engine-demo", "--bogus")).isEqualTo(Main.USAGE);
+    assertThat(run("engine-demo", "--turns")).isEqualTo(Main.USAGE);
+    assertThat(run("engine-demo", "--sessions", "0")).isEqualTo(Main.USAGE);
     assertThat(err.toString(StandardCharsets.UTF_8))
         .contains("unknown command 'frobnicate'")
         .contains("unknown option '--bogus'")

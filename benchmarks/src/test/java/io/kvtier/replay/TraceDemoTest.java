@@ -1,0 +1,69 @@
+package io.kvtier.replay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvtier.tools.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** {@code kvtier demo} on a reduced sample of the bundled traces, as CI runs it. */
+class TraceDemoTest {
+
+  @Test
+  void demo_replaysBothBundledTraces_besideLruAndBelady() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code =
+        Main.run(
+            new String[] {
+              "demo",
+              "--max-requests",
+              "150",
+              "--policy",
+              "lru,tinylfu,belady",
+              "--capacity-fraction",
+              "0.05,0.2"
+            },
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    String o = out.toString(StandardCharsets.UTF_8);
+    assertThat(code).as("stdout:%n%s%nstderr:%n%s", o, err).isZero();
+    assertThat(o)
+        .contains("conversation_trace_sample.jsonl (mooncake)")
+        .contains("(weka)")
+        .contains("8 at once, started 30 s apart")
+        .containsPattern("belady +0\\.\\d{4} \\(1\\.00\\)")
+        .containsPattern("lru +0\\.\\d{4} \\(0\\.\\d\\d\\)");
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("[6/6]");
+  }
+
+  @Test
+  void replay_rejectsBadCommandLines() {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8);
+    PrintStream o = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+    assertThat(Main.run(new String[] {"replay", "--format", "mooncake"}, o, e)).isEqualTo(2);
+    assertThat(Main.run(new String[] {"replay", "--trace", "x", "--format", "csv"}, o, e))
+        .isEqualTo(2);
+    assertThat(
+            Main.run(
+                new String[] {"replay", "--trace", "x", "--format", "weka", "--dram", "1g"}, o, e))
+        .isEqualTo(2);
+    assertThat(
+            Main.run(
+                new String[] {"replay", "--trace", "x", "--format", "weka", "--policy", "clock"},
+                o,
+                e))
+        .isEqualTo(2);
+    assertThat(Main.run(new String[] {"replay", "--trace", "x", "--format", "weka"}, o, e))
+        .isEqualTo(1);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("Missing required option: '--trace=PATH[,PATH...]'")
+        .contains("unknown trace format 'csv'")
+        .contains("tiered mode")
+        .contains("unknown eviction policy 'clock'")
+        .contains("cannot read x");
+  }
+}
