@@ -152,7 +152,8 @@ record CacheProperties(KvLayout layout, List<String> tierNames, KvCacheBuilder b
     String pageBytes = p.getProperty("layout.page_bytes");
     KvLayout base;
     if (pageBytes != null) {
-      for (String k : List.of("layout.layers", "layout.kv_heads", "layout.head_dim")) {
+      for (String k :
+          List.of("layout.layers", "layout.kv_heads", "layout.head_dim", "layout.dtype")) {
         if (p.getProperty(k) != null) {
           throw new IllegalArgumentException(
               "layout.page_bytes and " + k + " are exclusive: give the page size or the shape");
