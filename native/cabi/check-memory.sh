@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the C ABI's misuse test and the example engine loop under a memory checker and fails on
+# Runs the C ABI's misuse test, attach test and example engine loop under a memory checker and fails on
 # any error it reports.
 #
 #   check-memory.sh [CLASSPATH]             AddressSanitizer + UndefinedBehaviorSanitizer (default;
@@ -17,6 +17,7 @@
 # - valgrind sees everything, the JVM included: jvm.supp suppresses errors whose innermost frame is
 #   in the JVM or its JIT-generated code (stack banging below the stack pointer, reads of its own
 #   reserved memory), so what remains is errors in libkvtier and the programs, and definite leaks.
+#   --num-callers=500 lets every JVM stack reach its libjvm.so frame, however deep the Java stack.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -39,7 +40,7 @@ run_checked() { # name, command...
   "$@" >"$out" 2>&1
   rc=$?
   set -e
-  if [ $rc -ne 0 ] || ! tail -n 1 "$out" | grep -q "^$name: OK" \
+  if [ $rc -ne 0 ] || ! grep -q "^$name: OK" "$out" \
       || grep -q -e "ERROR: AddressSanitizer" -e "runtime error:" "$out"; then
     cat "$out"
     echo "$name: memory check failed (exit $rc)" >&2
@@ -48,7 +49,7 @@ run_checked() { # name, command...
   if [ "$mode" = valgrind ]; then
     grep -E "ERROR SUMMARY|definitely lost" "$out" || true
   fi
-  tail -n 1 "$out"
+  grep "^$name: OK" "$out"
 }
 
 start=$(date +%s)
@@ -59,6 +60,7 @@ case "$mode" in
     export ASAN_OPTIONS="handle_segv=0:handle_sigbus=0:handle_sigfpe=0:allow_user_segv_handler=1:detect_leaks=0:halt_on_error=1:exitcode=98"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     run_checked test_misuse "$build/test_misuse"
+    run_checked test_attach "$build/test_attach"
     run_checked engine_loop "$build/engine_loop"
     ;;
   valgrind)
@@ -69,6 +71,7 @@ case "$mode" in
         --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
         --num-callers=500)
     run_checked test_misuse "${vg[@]}" "$build/test_misuse"
+    run_checked test_attach "${vg[@]}" "$build/test_attach"
     run_checked engine_loop "${vg[@]}" "$build/engine_loop"
     ;;
 esac

@@ -178,9 +178,11 @@ static void detach_thread(void *unused) {
   t_env = NULL;
 }
 
-static void *find_jvm_library(void) {
+/* A handle for dlsym of the JNI invocation API: the process itself when it already has a JVM. */
+static int find_jvm_library(void **handle) {
   if (dlsym(RTLD_DEFAULT, "JNI_GetCreatedJavaVMs") != NULL) {
-    return RTLD_DEFAULT;
+    *handle = RTLD_DEFAULT;
+    return 1;
   }
   char path[4096];
   const char *candidates[3] = {getenv("KVTIER_LIBJVM"), NULL, KVTIER_DEFAULT_LIBJVM};
@@ -195,10 +197,11 @@ static void *find_jvm_library(void) {
     }
     void *lib = dlopen(candidates[i], RTLD_NOW | RTLD_GLOBAL);
     if (lib != NULL) {
-      return lib;
+      *handle = lib;
+      return 1;
     }
   }
-  return NULL;
+  return 0;
 }
 
 /* Resolves the Java entry points with env; the caller holds g_lock. */
@@ -247,11 +250,12 @@ static int start_locked(const char *classpath, const char *const *options, int n
   if (n_options > MAX_OPTIONS / 2) {
     return fail(KVTIER_ERR_INVALID_ARGUMENT, "at most %d JVM options", MAX_OPTIONS / 2);
   }
-  void *lib = find_jvm_library();
-  if (lib == NULL) {
+  void *lib = NULL;
+  if (!find_jvm_library(&lib)) {
+    const char *why = dlerror();
     return fail(KVTIER_ERR_JVM,
                 "libjvm.so not found: set KVTIER_LIBJVM to its path or JAVA_HOME to a JDK 25 (%s)",
-                dlerror() ? "dlopen failed" : "no candidate");
+                why != NULL ? why : "no candidate");
   }
   created_vms_fn created = (created_vms_fn)dlsym(lib, "JNI_GetCreatedJavaVMs");
   create_vm_fn create = (create_vm_fn)dlsym(lib, "JNI_CreateJavaVM");
@@ -265,7 +269,6 @@ static int start_locked(const char *classpath, const char *const *options, int n
   JavaVM *vm = NULL;
   jsize n_vms = 0;
   JNIEnv *env = NULL;
-  int created_here = 0;
   if (created(&vm, 1, &n_vms) == JNI_OK && n_vms > 0) {
     jint r = (*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_21);
     if (r == JNI_EDETACHED) {
@@ -331,7 +334,6 @@ static int start_locked(const char *classpath, const char *const *options, int n
       return fail(KVTIER_ERR_JVM, "%s", g_vm_error);
     }
     g_vm = vm;
-    created_here = 1;
     pthread_setspecific(g_detach_key, (void *)1);
   }
   g_vm = vm;
@@ -342,7 +344,6 @@ static int start_locked(const char *classpath, const char *const *options, int n
     snprintf(g_vm_error, ERR_CAP, "%s", t_err);
     return rc;
   }
-  (void)created_here;
   t_env = env;
   __atomic_store_n(&g_ready, 1, __ATOMIC_RELEASE);
   return KVTIER_OK;
