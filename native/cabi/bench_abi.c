@@ -2,7 +2,8 @@
  * The cost of the C ABI: acquire + release of a cached 4K-token prompt through kvtier_acquire and
  * kvtier_lease_release, against the same calls made from Java inside the same JVM
  * (kvtier_bench_java_acquire_release: Request.of + acquire + cachedTokens + close), measured in
- * the same run, alternating, several rounds. Prints both per-call costs and their difference.
+ * the same run, alternating, several rounds. Prints both per-call costs and their difference, by
+ * wall clock and by the thread's CPU time (robust on a loaded machine), with clock_gettime.
  *
  *   bench_abi [iterations per round (default 5000)] [rounds (default 31)]
  *
@@ -26,15 +27,22 @@ static void check(int rc, const char *what) {
   }
 }
 
-static int64_t now_ns(void) {
+static int64_t clock_ns(clockid_t clock) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static double abi_round(kvtier_cache *cache, kvtier_namespace *ns, int iterations) {
+/* One round's cost per call: wall-clock, and CPU time of this thread (the Java loop runs on this
+ * thread too, inside the JNI call), which excludes time spent descheduled on a loaded machine. */
+struct cost {
+  double wall, cpu;
+};
+
+static struct cost abi_round(kvtier_cache *cache, kvtier_namespace *ns, int iterations) {
   int64_t sink = 0;
-  int64_t t0 = now_ns();
+  int64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  int64_t t0 = clock_ns(CLOCK_MONOTONIC);
   for (int i = 0; i < iterations; i++) {
     kvtier_lease *lease;
     int32_t cached;
@@ -42,18 +50,21 @@ static double abi_round(kvtier_cache *cache, kvtier_namespace *ns, int iteration
     sink += cached;
     check(kvtier_lease_release(lease), "release");
   }
-  int64_t el = now_ns() - t0;
+  int64_t el = clock_ns(CLOCK_MONOTONIC) - t0;
+  int64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
   if (sink != (int64_t)iterations * PROMPT) {
     fprintf(stderr, "bench_abi: the prompt was not fully cached\n");
     exit(1);
   }
-  return (double)el / iterations;
+  return (struct cost){(double)el / iterations, (double)cpu / iterations};
 }
 
-static double java_round(kvtier_cache *cache, kvtier_namespace *ns, int iterations) {
+static struct cost java_round(kvtier_cache *cache, kvtier_namespace *ns, int iterations) {
   int64_t el = 0;
+  int64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   check(kvtier_bench_java_acquire_release(cache, ns, tokens, PROMPT, iterations, &el), "java loop");
-  return (double)el / iterations;
+  int64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+  return (struct cost){(double)el / iterations, (double)cpu / iterations};
 }
 
 static int cmp(const void *a, const void *b) {
@@ -88,21 +99,30 @@ int main(int argc, char **argv) {
     abi_round(cache, ns, iterations);
     java_round(cache, ns, iterations);
   }
-  double abi[100], java[100];
+  double abi_wall[100], java_wall[100], abi_cpu[100], java_cpu[100];
   for (int r = 0; r < rounds; r++) {
-    abi[r] = abi_round(cache, ns, iterations);
-    java[r] = java_round(cache, ns, iterations);
+    struct cost a = abi_round(cache, ns, iterations);
+    struct cost j = java_round(cache, ns, iterations);
+    abi_wall[r] = a.wall;
+    abi_cpu[r] = a.cpu;
+    java_wall[r] = j.wall;
+    java_cpu[r] = j.cpu;
   }
-  qsort(abi, (size_t)rounds, sizeof abi[0], cmp);
-  qsort(java, (size_t)rounds, sizeof java[0], cmp);
-  double abi_med = abi[rounds / 2], java_med = java[rounds / 2];
-  double abi_q1 = abi[rounds / 4], java_q1 = java[rounds / 4];
-  printf("acquire+release of a cached %d-token prompt, %d calls x %d rounds (per-call cost: median of rounds, rounds alternate)\n",
-         PROMPT, iterations, rounds);
-  printf("bench_abi: c_abi_ns_per_call=%.0f java_ns_per_call=%.0f overhead_ns=%.0f "
-         "(first quartile: c_abi=%.0f java=%.0f diff=%.0f; min: c_abi=%.0f java=%.0f diff=%.0f)\n",
-         abi_med, java_med, abi_med - java_med, abi_q1, java_q1, abi_q1 - java_q1, abi[0], java[0],
-         abi[0] - java[0]);
+  qsort(abi_wall, (size_t)rounds, sizeof(double), cmp);
+  qsort(java_wall, (size_t)rounds, sizeof(double), cmp);
+  qsort(abi_cpu, (size_t)rounds, sizeof(double), cmp);
+  qsort(java_cpu, (size_t)rounds, sizeof(double), cmp);
+  int m = rounds / 2;
+  printf("acquire+release of a cached %d-token prompt: %d rounds of %d calls, C ABI and Java "
+         "alternating; per call, median of rounds (min)\n",
+         PROMPT, rounds, iterations);
+  printf("  wall clock : c_abi %6.0f ns (%6.0f)  java %6.0f ns (%6.0f)  difference %5.0f ns\n",
+         abi_wall[m], abi_wall[0], java_wall[m], java_wall[0], abi_wall[m] - java_wall[m]);
+  printf("  thread cpu : c_abi %6.0f ns (%6.0f)  java %6.0f ns (%6.0f)  difference %5.0f ns\n",
+         abi_cpu[m], abi_cpu[0], java_cpu[m], java_cpu[0], abi_cpu[m] - java_cpu[m]);
+  printf("bench_abi: c_abi_ns_per_call=%.0f java_ns_per_call=%.0f overhead_ns=%.0f (thread cpu, "
+         "median)\n",
+         abi_cpu[m], java_cpu[m], abi_cpu[m] - java_cpu[m]);
   check(kvtier_cache_destroy(cache), "cache_destroy");
   return 0;
 }
