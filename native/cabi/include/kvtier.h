@@ -67,7 +67,7 @@ typedef enum kvtier_status {
   KVTIER_ERR_INTERNAL = -7
 } kvtier_status;
 
-/** The message of the calling thread's last failed call ("" if none); valid until its next call. */
+/** The message of the calling thread's last failed call ("" if none), kept until its next failure. */
 KVTIER_API const char *kvtier_last_error(void);
 
 /** A static name for a status code, e.g. "KVTIER_ERR_BAD_HANDLE". */

@@ -25,7 +25,7 @@ package io.kvtier.cabi;
  */
 final class ThreadState {
   private static final int POOLED = 8;
-  private static final int MAX_POOLED_LENGTH = 1 << 20;
+  private static final int MAX_POOLED_LENGTH = 1 << 18;
 
   private static final ThreadLocal<ThreadState> STATE = ThreadLocal.withInitial(ThreadState::new);
 
