@@ -435,7 +435,7 @@ abstract class AbstractNvmeStore implements NvmePageStore {
         if (page != dst) {
           MemorySegment.copy(page, 0, dst, 0, n);
         }
-      } else if (loaded.payload() != dst) {
+      } else if (!sameStart(loaded.payload(), dst)) {
         MemorySegment.copy(loaded.payload(), 0, dst, 0, n);
       }
       if (n < dst.byteSize()) {
@@ -451,6 +451,11 @@ abstract class AbstractNvmeStore implements NvmePageStore {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
+
+  /** Whether the payload was read straight into the destination (nothing to copy). */
+  private static boolean sameStart(MemorySegment payload, MemorySegment dst) {
+    return payload.isNative() && dst.isNative() && payload.address() == dst.address();
+  }
 
   UncheckedIOException fault(String what, Exception e) {
     if (e instanceof IllegalStateException && closed) {

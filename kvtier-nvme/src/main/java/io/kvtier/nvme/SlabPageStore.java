@@ -154,6 +154,13 @@ final class SlabPageStore extends AbstractNvmeStore {
         if (existing >= HEADER_BLOCK) {
           DirectIo.readFully(fd, superblock, 0, state);
           scan = existingSlots(name, path, superblock, pageBytes, slotBytes);
+        } else if (existing > 0) {
+          throw new IllegalStateException(
+              "tier '"
+                  + name
+                  + "': "
+                  + path
+                  + " is not a kvtier slab file; refusing to overwrite it");
         }
         DirectIo.allocate(fd, 0, fileBytes);
         if (scan != pages) {
@@ -343,11 +350,20 @@ final class SlabPageStore extends AbstractNvmeStore {
           name,
           e.getMessage());
     } finally {
-      DirectIo.close(fd);
+      try {
+        DirectIo.close(fd);
+      } catch (IOException e) {
+        failure = failure == null ? e : failure;
+      }
     }
     if (failure != null && !isDegraded()) {
       throw failure;
     }
+  }
+
+  /** The file descriptor, for tests that make system calls fail. */
+  int fd() {
+    return fd;
   }
 
   /** Whether reads and writes bypass the page cache. */
