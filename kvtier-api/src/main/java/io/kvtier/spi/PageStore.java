@@ -116,6 +116,29 @@ public interface PageStore extends AutoCloseable {
   }
 
   /**
+   * One segment spanning {@code count} consecutive slots, for stores whose pages are directly
+   * addressable and whose slots {@code slot .. slot+count-1} are contiguous in memory: lets a
+   * transfer move a run of pages as one copy.
+   *
+   * @param slot the first slot
+   * @param count slots in the run
+   * @return a segment of {@code count * pageBytes()} bytes, or empty
+   */
+  default Optional<MemorySegment> segment(long slot, int count) {
+    return count == 1 ? segment(slot) : Optional.empty();
+  }
+
+  /**
+   * Whether {@link #writeBlock} stores the block record and {@link #readBlock} verifies it. When
+   * neither end of a copy verifies, the cache moves raw bytes (and batches runs).
+   *
+   * @return true for stores that keep verified headers
+   */
+  default boolean verifiesBlocks() {
+    return false;
+  }
+
+  /**
    * Asynchronous {@link #write(long, MemorySegment)}.
    *
    * @param slot the slot
