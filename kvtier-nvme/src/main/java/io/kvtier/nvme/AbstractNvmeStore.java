@@ -309,6 +309,12 @@ abstract class AbstractNvmeStore implements NvmePageStore {
     visitor.block(slot, block);
   }
 
+  /** Both stores keep verified headers: the cache must use writeBlock and readBlock with them. */
+  @Override
+  public boolean verifiesBlocks() {
+    return true;
+  }
+
   @Override
   public boolean isDegraded() {
     return degraded;

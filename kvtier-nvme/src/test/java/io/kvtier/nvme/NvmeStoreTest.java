@@ -65,6 +65,7 @@ abstract class NvmeStoreTest {
       assertThat(store.readBlock(store.allocate(-1), b, dst)).as("never written").isFalse();
       assertThat(store.readBlock(slot, b, arena.allocate(PAGE / 2))).as("short dst").isFalse();
       assertThat(store.misses()).isEqualTo(4);
+      assertThat(store.verifiesBlocks()).as("the cache must send block records").isTrue();
       assertThat(store.corruptPages()).isZero();
       assertThat(store.isDegraded()).isFalse();
     }
