@@ -855,6 +855,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
       int from = Integer.numberOfTrailingZeros(index.copyMask(b) & usableMask() & ~1);
       if (from >= tiers.length) {
+        abandonOnboarding(batchBlocks);
         return CompletableFuture.failedFuture(
             new KvTierException("block at position " + pos + " is no longer in any usable tier"));
       }
@@ -863,6 +864,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       long dst = allocateIn(top, prev);
       if (dst == PageHandle.NONE) {
         index.setBusy(b, from, false);
+        abandonOnboarding(batchBlocks);
         return CompletableFuture.failedFuture(
             new io.kvtier.OutOfPagesException(
                 "tier '" + top.name + "' has no page to onboard into: every page is pinned"));
@@ -937,6 +939,20 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       waits.add(landed);
     }
     return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new));
+  }
+
+  /**
+   * Undoes the copies an {@link #onboard} call prepared but never submitted: their sources are no
+   * longer busy and their destination pages go back to the top tier.
+   */
+  private void abandonOnboarding(Map<Tier, List<int[]>> prepared) {
+    for (Map.Entry<Tier, List<int[]>> e : prepared.entrySet()) {
+      for (int[] x : e.getValue()) {
+        index.setBusy(x[0], e.getKey().ordinal, false);
+        top.inFlight(x[2], -1);
+        top.pages.release(PageHandle.of(0, x[3] & PageHandle.MAX_GENERATION, x[2]));
+      }
+    }
   }
 
   /** A lower tier's copy failed verification: forget it (and the block, if it was the last). */
