@@ -3,7 +3,6 @@ package io.kvtier.core;
 import io.kvtier.Namespace;
 import io.kvtier.Request;
 import io.kvtier.spi.BlockView;
-import io.kvtier.spi.SlotAllocator;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -23,7 +22,7 @@ import java.util.Map;
  * sit at {@code tokens[b * T .. (b + 1) * T)}. So a prefix inserted as one run is one edge, its
  * tokens are contiguous, and matching it is one vectorised {@link Arrays#mismatch(int[], int, int,
  * int[], int, int)} over the request's tokens: no hashing and no random access per block. Ids are
- * taken from a {@link SlotAllocator} with the previous id + 1 as hint, which keeps runs contiguous.
+ * taken from an {@link IdAllocator} with the previous id + 1 as hint, which keeps runs contiguous.
  *
  * <pre>
  *   root ──child table──▶ edge [h .. h+n)  ──child table──▶ edge [h2 .. h2+m)
@@ -86,17 +85,20 @@ final class PrefixIndex implements BlockView {
   private final int[] edgeLen;
   private final int[] children;
   private final char[] pins;
-  private final int[] depth;
   private final char[] hits;
   private final int tiers;
   private final int[][] slots;
   private final int[][] tierKids;
-  private final long[] lastAccess;
+
+  /** Last access in milliseconds since {@link #epochNanos}: 4 bytes instead of 8 per block. */
+  private final int[] lastAccess;
+
+  private long epochNanos;
   private final byte[] flags;
   private final byte[] state;
   private final byte[] priority;
   private final TierView[] views;
-  private final SlotAllocator ids;
+  private final IdAllocator ids;
   private final ChildTable childTable;
   private final io.kvtier.Ticker ticker;
   private Listener listener;
@@ -134,12 +136,12 @@ final class PrefixIndex implements BlockView {
     this.edgeLen = new int[capacityBlocks];
     this.children = new int[capacityBlocks];
     this.pins = new char[capacityBlocks];
-    this.depth = new int[capacityBlocks];
     this.hits = new char[capacityBlocks];
     this.tiers = tiers;
     this.slots = new int[tiers][capacityBlocks];
     this.tierKids = tiers == 1 ? null : new int[tiers][capacityBlocks];
-    this.lastAccess = new long[capacityBlocks];
+    this.lastAccess = new int[capacityBlocks];
+    this.epochNanos = ticker.read();
     this.flags = new byte[capacityBlocks];
     this.state = new byte[capacityBlocks];
     this.priority = new byte[capacityBlocks];
@@ -147,7 +149,7 @@ final class PrefixIndex implements BlockView {
     for (int t = 0; t < tiers; t++) {
       views[t] = new TierView(t);
     }
-    this.ids = new SlotAllocator(capacityBlocks);
+    this.ids = new IdAllocator(capacityBlocks);
     this.childTable = new ChildTable(Math.min(capacityBlocks, 1 << 16));
     this.ticker = ticker;
   }
@@ -245,7 +247,7 @@ final class PrefixIndex implements BlockView {
   void touch(int[] blocks, int n, long now) {
     for (int i = 0; i < n; i++) {
       int b = blocks[i];
-      lastAccess[b] = now;
+      lastAccess[b] = millis(now);
       if (hits[b] != Character.MAX_VALUE) {
         hits[b]++;
       }
@@ -345,7 +347,7 @@ final class PrefixIndex implements BlockView {
 
   private void reuse(int b, int position, long now, boolean dead, int[] outBlocks) {
     outBlocks[position] = b;
-    lastAccess[b] = now;
+    lastAccess[b] = millis(now);
     if ((flags[b] & F_DEAD) != 0 && !dead) {
       flags[b] &= ~F_DEAD;
       listener.deadChanged(b);
@@ -364,7 +366,7 @@ final class PrefixIndex implements BlockView {
       int position,
       boolean appendable) {
     int id = ids.allocate(isRoot(p) ? -1 : p + 1);
-    if (id == SlotAllocator.NO_SPACE) {
+    if (id == IdAllocator.NONE) {
       return NONE;
     }
     System.arraycopy(tok, off, tokens, id * tpb, tpb);
@@ -380,7 +382,7 @@ final class PrefixIndex implements BlockView {
         tierKids[t][id] = 0;
       }
     }
-    lastAccess[id] = now;
+    lastAccess[id] = millis(now);
     priority[id] = (byte) prio;
     flags[id] = (byte) (F_LIVE | (dead ? F_DEAD : 0));
     if (appendable && id == p + 1) {
@@ -388,7 +390,6 @@ final class PrefixIndex implements BlockView {
       link[id] = head;
       edgeLen[head]++;
       edgeLen[id] = 0;
-      depth[id] = depth[p] + 1;
     } else {
       flags[id] |= F_HEAD;
       link[id] = p;
@@ -396,10 +397,8 @@ final class PrefixIndex implements BlockView {
       childTable.put(p, BlockHasher.tokenHash64(tok, off, tpb), id);
       if (isRoot(p)) {
         rootChildren[rootIndex(p)]++;
-        depth[id] = 1;
       } else {
         children[p]++;
-        depth[id] = depth[p] + 1;
       }
     }
     liveBlocks++;
@@ -692,12 +691,11 @@ final class PrefixIndex implements BlockView {
 
   /** Bytes of index metadata per block of capacity, excluding token ids, from the arrays' sizes. */
   int metadataBytesPerBlock() {
-    // keys 16, link/edgeLen/children/depth 16, pins and hits 4, lastAccess 8, flags/state/priority
-    // 3, then per tier a slot (4) and, with more than one tier, a per-tier child count (4).
-    long perBlock = 16 + 16 + 4 + 8 + 3 + 4L * tiers + (tiers > 1 ? 4L * tiers : 0);
-    long allocator = 12; // SlotAllocator boundary tags and run links
-    long table = childTable.footprintBytes() / Math.max(1, capacity);
-    return (int) (perBlock + allocator + table);
+    // keys 16, link/edgeLen/children 12, pins and hits 4, lastAccess 4, flags/state/priority 3,
+    // then per tier a slot (4) and, with more than one tier, a per-tier child count (4).
+    long perBlock = 16 + 12 + 4 + 4 + 3 + 4L * tiers + (tiers > 1 ? 4L * tiers : 0);
+    long shared = ids.footprintBytes() + childTable.footprintBytes();
+    return (int) Math.round(perBlock + (double) shared / Math.max(1, capacity));
   }
 
   /**
@@ -754,9 +752,9 @@ final class PrefixIndex implements BlockView {
           }
         }
       }
-      int d = isRoot(p) ? 1 : depth[p] + 1;
-      if (depth[b] != d) {
-        fail("block " + b + " has depth " + depth[b] + ", expected " + d);
+      int d = isRoot(p) ? 1 : depth(p) + 1;
+      if (depth(b) != d) {
+        fail("block " + b + " has depth " + depth(b) + ", expected " + d);
       }
       if (copyMask(b) == 0) {
         fail("block " + b + " is in the index but no tier holds a copy");
@@ -834,7 +832,7 @@ final class PrefixIndex implements BlockView {
 
   @Override
   public long lastAccess(int block) {
-    return lastAccess[block];
+    return nanosOf(lastAccess[block]);
   }
 
   @Override
@@ -847,9 +845,47 @@ final class PrefixIndex implements BlockView {
     return priority[block];
   }
 
+  /**
+   * Blocks from the root to {@code block}, counting it: derived from the edges on its path (one
+   * step per edge), so no per-block array is needed.
+   */
   @Override
   public int depth(int block) {
-    return depth[block];
+    int d = 0;
+    int x = block;
+    while (!isRoot(x)) {
+      int h = head(x);
+      d += x - h + 1;
+      x = link[h];
+    }
+    return d;
+  }
+
+  /** Milliseconds since the epoch of {@code nanos}, rebasing the epoch before an int overflows. */
+  private int millis(long nanos) {
+    long ms = Math.max(0, (nanos - epochNanos) / 1_000_000L);
+    if (ms >= REBASE_MILLIS) {
+      rebase();
+      ms = Math.max(0, (nanos - epochNanos) / 1_000_000L);
+    }
+    return (int) ms;
+  }
+
+  private long nanosOf(int millis) {
+    return epochNanos + millis * 1_000_000L;
+  }
+
+  /** Past this many milliseconds (about 12 days) the epoch moves forward by half of it. */
+  private static final long REBASE_MILLIS = 1L << 30;
+
+  private void rebase() {
+    int shift = (int) (REBASE_MILLIS / 2);
+    for (int b = 0; b < capacity; b++) {
+      if ((flags[b] & F_LIVE) != 0) {
+        lastAccess[b] = Math.max(0, lastAccess[b] - shift);
+      }
+    }
+    epochNanos += shift * 1_000_000L;
   }
 
   @Override
@@ -892,7 +928,7 @@ final class PrefixIndex implements BlockView {
 
     @Override
     public long lastAccess(int block) {
-      return lastAccess[block];
+      return nanosOf(lastAccess[block]);
     }
 
     @Override
@@ -907,7 +943,7 @@ final class PrefixIndex implements BlockView {
 
     @Override
     public int depth(int block) {
-      return depth[block];
+      return PrefixIndex.this.depth(block);
     }
 
     @Override
