@@ -28,15 +28,18 @@ import java.util.Objects;
  * exactly the trace's prefix tree, a cached block is a cached trace block, and eviction is the
  * library's leaf-only eviction by the chosen policy.
  *
- * <p><b>Per request</b>, in arrival order: the virtual clock moves to the request's timestamp (plus
- * one nanosecond per request index, so that arrivals are strictly ordered); a session paused
- * earlier is resumed (and the pause it took is observed by the {@link PauseEstimator}); a compacted
- * session is told so; then {@code acquire} (the longest cached prefix, pinned), {@code extend}
- * (pages for the rest, evicting as needed), {@code commit} (the new blocks enter the index) and
- * {@code close}. If the request was forked into speculative branches, they are forked after the
- * commit, each extended by its generated tokens, one kept and the others discarded, before the
- * close. Then a session with a pause ahead pauses with the <em>estimated</em> duration (the engine
- * never knows the true gap), and a session with nothing ahead ends.
+ * <p><b>Per request</b>, in arrival order: the virtual clock moves to the request's timestamp, but
+ * never to a millisecond an earlier request had (the index keeps last-access times in milliseconds,
+ * and recency must follow arrival order: many Mooncake requests share a timestamp), so a request
+ * sharing its predecessor's millisecond is moved 1 ms later (27 ms of drift at most on the Mooncake
+ * conversation trace, caught up at the next gap); a session paused earlier is resumed (and the
+ * pause it took is observed by the {@link PauseEstimator}); a compacted session is told so; then
+ * {@code acquire} (the longest cached prefix, pinned), {@code extend} (pages for the rest, evicting
+ * as needed), {@code commit} (the new blocks enter the index) and {@code close}. If the request was
+ * forked into speculative branches, they are forked after the commit, each extended by its
+ * generated tokens, one kept and the others discarded, before the close. Then a session with a
+ * pause ahead pauses with the <em>estimated</em> duration (the engine never knows the true gap),
+ * and a session with nothing ahead ends.
  *
  * <p>The prompt is acquired as its cached prefix (found first with {@code probeTokens}, which
  * touches nothing) and extended with the rest, so that when pins leave too little evictable room
@@ -200,6 +203,7 @@ public final class ReferenceReplay {
     Session[] sessions = new Session[trace.sessions().size()];
     PauseEstimator estimator = new PauseEstimator();
     int branchToken = -1;
+    long clockMs = -1;
 
     long hitTokens = 0;
     long hitBlocks = 0;
@@ -207,7 +211,8 @@ public final class ReferenceReplay {
     long evicted;
     try (KvCache cache = b.build()) {
       for (int i = 0; i < n; i++) {
-        clock.advanceTo(trace.timeMs(i) * 1_000_000L + i);
+        clockMs = Math.max(trace.timeMs(i), clockMs + 1);
+        clock.advanceTo(clockMs * 1_000_000L);
         cursor.set(i);
         int si = trace.session(i);
         Session s = null;

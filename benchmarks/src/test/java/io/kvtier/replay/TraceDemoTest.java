@@ -60,7 +60,7 @@ class TraceDemoTest {
     assertThat(Main.run(new String[] {"replay", "--trace", "x", "--format", "weka"}, o, e))
         .isEqualTo(1);
     assertThat(err.toString(StandardCharsets.UTF_8))
-        .contains("Missing required option: '--trace=PATH[,PATH...]'")
+        .contains("Missing required option: '--trace")
         .contains("unknown trace format 'csv'")
         .contains("tiered mode")
         .contains("unknown eviction policy 'clock'")
