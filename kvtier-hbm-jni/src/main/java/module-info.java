@@ -3,7 +3,7 @@
  * emulated device with the same native ABI on machines without a GPU).
  */
 module io.kvtier.hbm {
-  requires io.kvtier.api;
+  requires transitive io.kvtier.api;
 
   exports io.kvtier.hbm;
 }
