@@ -8,6 +8,7 @@ import io.kvtier.spi.KvTierProvider;
 import io.kvtier.spi.PrefetchPolicy;
 import io.kvtier.spi.RetentionPolicy;
 import io.kvtier.spi.TierSpec;
+import io.kvtier.spi.WritePolicy;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -28,11 +29,15 @@ import java.util.Set;
  *   <tr><td>{@link #retention(RetentionPolicy)}</td><td>{@link RetentionPolicy#toolCallTtl()}</td></tr>
  *   <tr><td>{@link #branches(BranchPolicy)}</td><td>{@link BranchPolicy#freeNow()}</td></tr>
  *   <tr><td>{@link #prefetch(PrefetchPolicy)}</td><td>{@link PrefetchPolicy#none()}</td></tr>
+ *   <tr><td>{@link #writes(WritePolicy)}</td><td>{@link WritePolicy#writeBack()}</td></tr>
  *   <tr><td>{@link #ticker(Ticker)}</td><td>{@link Ticker#system()}</td></tr>
  *   <tr><td>{@link #eventBuffer(int)}</td><td>{@value #DEFAULT_EVENT_BUFFER} events</td></tr>
  * </table>
  */
 public final class KvCacheBuilder {
+
+  /** Most tiers in one cache. */
+  public static final int MAX_TIERS = 4;
 
   /** Default capacity of the event replay buffer. */
   public static final int DEFAULT_EVENT_BUFFER = 1 << 16;
@@ -44,6 +49,7 @@ public final class KvCacheBuilder {
   private RetentionPolicy retention = RetentionPolicy.toolCallTtl();
   private BranchPolicy branches = BranchPolicy.freeNow();
   private PrefetchPolicy prefetch = PrefetchPolicy.none();
+  private WritePolicy writes = WritePolicy.writeBack();
   private Ticker ticker = Ticker.system();
   private int eventBuffer = DEFAULT_EVENT_BUFFER;
 
@@ -127,6 +133,17 @@ public final class KvCacheBuilder {
   }
 
   /**
+   * When blocks are copied to the tier below the top one.
+   *
+   * @param policy the write policy
+   * @return this
+   */
+  public KvCacheBuilder writes(WritePolicy policy) {
+    this.writes = Objects.requireNonNull(policy, "writes");
+    return this;
+  }
+
+  /**
    * The clock for TTLs and priority durations.
    *
    * @param clock the ticker
@@ -163,9 +180,9 @@ public final class KvCacheBuilder {
       throw new IllegalStateException(
           "no tier: add at least one, fastest first, e.g. tier(DramTier.offHeap(8L << 30))");
     }
-    if (tiers.size() > PageHandle.MAX_TIER + 1) {
+    if (tiers.size() > MAX_TIERS) {
       throw new IllegalStateException(
-          "at most " + (PageHandle.MAX_TIER + 1) + " tiers are supported, got " + tiers.size());
+          "at most " + MAX_TIERS + " tiers are supported, got " + tiers.size());
     }
     Set<String> names = new HashSet<>();
     int pageBytes = layout.pageBytes();
@@ -193,7 +210,7 @@ public final class KvCacheBuilder {
     }
     EvictionPolicy ev = eviction != null ? eviction : EvictionPolicy.lru();
     return new CacheConfig(
-        layout, tiers, ev, admission, retention, branches, prefetch, ticker, eventBuffer);
+        layout, tiers, ev, admission, retention, branches, prefetch, writes, ticker, eventBuffer);
   }
 
   /**

@@ -13,6 +13,11 @@ import io.kvtier.spi.TierKind;
  * @param freeRuns maximal runs of consecutive free pages
  * @param largestFreeRun pages in the longest free run
  * @param evictions blocks evicted from the tier since it opened
+ * @param hitBlocks matched blocks whose fastest copy was in this tier
+ * @param bytesIn bytes copied into the tier (onboarding, demotion, write-through)
+ * @param bytesOut bytes copied out of the tier
+ * @param errors I/O errors and failed verifications
+ * @param degraded whether the cache stopped using the tier after errors
  */
 public record TierStats(
     String name,
@@ -22,4 +27,9 @@ public record TierStats(
     long usedPages,
     long freeRuns,
     long largestFreeRun,
-    long evictions) {}
+    long evictions,
+    long hitBlocks,
+    long bytesIn,
+    long bytesOut,
+    long errors,
+    boolean degraded) {}

@@ -15,6 +15,7 @@ import java.util.List;
  * @param retention retention policy for paused sessions
  * @param branches branch reclamation policy
  * @param prefetch prefetch policy
+ * @param writes when blocks are copied below the top tier
  * @param ticker the clock
  * @param eventBuffer capacity of the event replay buffer, a power of two
  */
@@ -26,6 +27,7 @@ public record CacheConfig(
     RetentionPolicy retention,
     BranchPolicy branches,
     PrefetchPolicy prefetch,
+    WritePolicy writes,
     Ticker ticker,
     int eventBuffer) {
 

@@ -116,6 +116,29 @@ public interface PageStore extends AutoCloseable {
   }
 
   /**
+   * One segment spanning {@code count} consecutive slots, for stores whose pages are directly
+   * addressable and whose slots {@code slot .. slot+count-1} are contiguous in memory: lets a
+   * transfer move a run of pages as one copy.
+   *
+   * @param slot the first slot
+   * @param count slots in the run
+   * @return a segment of {@code count * pageBytes()} bytes, or empty
+   */
+  default Optional<MemorySegment> segment(long slot, int count) {
+    return count == 1 ? segment(slot) : Optional.empty();
+  }
+
+  /**
+   * Whether {@link #writeBlock} stores the block record and {@link #readBlock} verifies it. When
+   * neither end of a copy verifies, the cache moves raw bytes (and batches runs).
+   *
+   * @return true for stores that keep verified headers
+   */
+  default boolean verifiesBlocks() {
+    return false;
+  }
+
+  /**
    * Asynchronous {@link #write(long, MemorySegment)}.
    *
    * @param slot the slot
@@ -137,6 +160,64 @@ public interface PageStore extends AutoCloseable {
    */
   default CompletableFuture<Void> readAsync(long slot, MemorySegment dst, Executor executor) {
     return CompletableFuture.runAsync(() -> read(slot, dst), executor);
+  }
+
+  /**
+   * Writes a page together with its block record. Stores that persist pages (NVMe, a shared CXL
+   * pool) store the record as a verified header; the default just writes the bytes.
+   *
+   * @param slot the slot
+   * @param block the block's identity
+   * @param src the page bytes
+   */
+  default void writeBlock(long slot, BlockRecord block, MemorySegment src) {
+    write(slot, src);
+  }
+
+  /**
+   * Reads a page and verifies that it holds {@code expected}. Stores that keep a header compare it
+   * and a checksum; a mismatch or corruption returns false (a miss, counted by the store) and the
+   * destination's contents are then unspecified. The default reads the bytes and returns true.
+   *
+   * @param slot the slot
+   * @param expected the block the cache believes is there
+   * @param dst destination of the page bytes
+   * @return true if the page was read and verified
+   */
+  default boolean readBlock(long slot, BlockRecord expected, MemorySegment dst) {
+    read(slot, dst);
+    return true;
+  }
+
+  /**
+   * Visits the blocks a persistent store holds from before it was opened, so that a warm restart
+   * makes them visible to the prefix index again. Called once, right after open; the slots visited
+   * are allocated. The default has nothing to recover.
+   *
+   * @param visitor receives each recovered (slot, block)
+   */
+  default void recover(RecoveryVisitor visitor) {}
+
+  /** Receives recovered blocks. */
+  @FunctionalInterface
+  interface RecoveryVisitor {
+    /**
+     * One recovered block.
+     *
+     * @param slot its slot, allocated
+     * @param block its identity
+     */
+    void block(long slot, BlockRecord block);
+  }
+
+  /**
+   * Whether the store is degraded (I/O errors, disk full): the cache stops using it and keeps
+   * serving from the other tiers.
+   *
+   * @return true once degraded
+   */
+  default boolean isDegraded() {
+    return false;
   }
 
   /**

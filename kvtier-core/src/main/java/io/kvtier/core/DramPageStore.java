@@ -185,6 +185,20 @@ final class DramPageStore implements PageStore {
   }
 
   @Override
+  public Optional<MemorySegment> segment(long slot, int count) {
+    ensureOpen();
+    int s = checkSlot(slot);
+    if (count < 1) {
+      throw new IllegalArgumentException("count must be at least 1, was " + count);
+    }
+    int last = checkSlot(slot + count - 1);
+    if ((s >>> chunkShift) != (last >>> chunkShift)) {
+      return Optional.empty();
+    }
+    return Optional.of(chunks[s >>> chunkShift].asSlice(offset(s), (long) count * pageBytes));
+  }
+
+  @Override
   public long freeRuns() {
     ensureOpen();
     return slots.freeRuns();

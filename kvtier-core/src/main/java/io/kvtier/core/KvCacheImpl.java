@@ -16,12 +16,14 @@ import io.kvtier.Warmth;
 import io.kvtier.event.BlockKey;
 import io.kvtier.event.CacheEvent;
 import io.kvtier.event.EventBatch;
+import io.kvtier.spi.BlockRecord;
 import io.kvtier.spi.CacheConfig;
 import io.kvtier.spi.Evictor;
 import io.kvtier.spi.EvictorContext;
 import io.kvtier.spi.PageStore;
 import io.kvtier.spi.PrefetchContext;
 import io.kvtier.spi.TierSpec;
+import io.kvtier.spi.WritePolicy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -29,8 +31,10 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -58,6 +62,20 @@ import java.util.concurrent.locks.ReentrantLock;
  * makes itself (copy-on-write of a branch's shared partial page) happens under the lock before the
  * page is handed out.
  *
+ * <h2>Tier chain</h2>
+ *
+ * Tier 0 is where leases' pages live; a block may also have copies in lower tiers (the index keeps
+ * a slot per tier and copy bits). Every tier evicts leaf-first among its own copies: a copy may go
+ * when no child has a copy in that tier, and, if it is the block's last copy, when the block is an
+ * unpinned leaf of the tree. Evicting a copy that another tier also holds is a drop; evicting the
+ * last copy demotes it to the next tier (write-back, synchronous, if the admission policy admits it
+ * there) or discards the block. With write-through, committed blocks are copied down asynchronously
+ * through the {@link TransferEngine}, so that eviction is mostly a cheap drop. {@link
+ * Lease#onboard()} copies matched blocks that only lower tiers hold up into tier 0: the source copy
+ * is marked busy (not evictable) and the destination page only enters the index and the lease's
+ * block table when its copy completed. A tier that fails (I/O error, verification failure) is
+ * counted; an I/O error marks it degraded and the cache stops using it.
+ *
  * <h2>Time</h2>
  *
  * Pins with a TTL and priorities with a duration run on the configured {@link Ticker}; expired ones
@@ -65,18 +83,27 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
+  /** The longest duration a {@code long} of nanoseconds holds. */
+  private static final Duration MAX_NANOS = Duration.ofNanos(Long.MAX_VALUE);
+
   final ReentrantLock lock = new ReentrantLock();
   final CacheConfig config;
   final KvLayout layout;
   final int tpb;
   final Ticker ticker;
+  final Tier[] tiers;
+  final Tier top;
   final PageStore store;
   final PageAllocator pages;
   final PrefixIndex index;
-  final Evictor evictor;
-  final IndexedHeap deadEvictable;
+  final TransferEngine transfers;
   private final EventLog events;
   private final String tierName;
+  private final WritePolicy writes;
+  private final Map<Integer, CompletableFuture<Void>> onboarding = new HashMap<>();
+  private final Map<Long, List<long[]>> recovered = new HashMap<>();
+  private final Map<Long, BlockRecord> recoveredRecords = new HashMap<>();
+  private static final System.Logger LOG = System.getLogger("io.kvtier.core");
 
   private final Map<Namespace, Integer> saltlessRoots = new HashMap<>();
   private final Map<String, SessionImpl> sessions = new HashMap<>();
@@ -89,6 +116,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   private int[] scratch = new int[1024];
   private long[] insertPages;
+  private int insertTier;
+  private boolean insertCreated;
   private LeaseImpl insertLease;
   private boolean closed;
 
@@ -104,29 +133,54 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     this.layout = config.layout();
     this.tpb = layout.tokensPerBlock();
     this.ticker = config.ticker();
-    if (config.tiers().size() != 1) {
+    this.writes = config.writes();
+    List<TierSpec> specs = config.tiers();
+    if (specs.size() > PrefixIndex.MAX_TIERS) {
       throw new IllegalStateException(
-          "this version manages one tier; got "
-              + config.tiers().size()
-              + ": configure a single tier (tier chains come with the tier-chain engine)");
+          "at most " + PrefixIndex.MAX_TIERS + " tiers are supported, got " + specs.size());
     }
-    TierSpec spec = config.tiers().get(0);
-    this.tierName = spec.name();
-    this.store = spec.open(layout.pageBytes());
+    this.tiers = new Tier[specs.size()];
     try {
-      long cap = store.capacityPages();
-      if (cap > Integer.MAX_VALUE) {
-        throw new IllegalStateException(
-            "tier '" + spec.name() + "' has " + cap + " pages; at most 2^31-1 are supported");
+      long totalPages = 0;
+      for (int t = 0; t < specs.size(); t++) {
+        TierSpec spec = specs.get(t);
+        PageStore st = spec.open(layout.pageBytes());
+        tiers[t] = new Tier(t, spec, st);
+        if (st.capacityPages() > Integer.MAX_VALUE) {
+          throw new IllegalStateException(
+              "tier '" + spec.name() + "' has " + st.capacityPages() + " pages; at most 2^31-1");
+        }
+        totalPages += st.capacityPages();
       }
-      this.pages = new PageAllocator(0, store);
-      this.index = new PrefixIndex(tpb, (int) cap, ticker);
+      if (totalPages > Integer.MAX_VALUE - 1024) {
+        throw new IllegalStateException(
+            "the tiers hold " + totalPages + " pages in all; at most 2^31 blocks are supported");
+      }
+      this.top = tiers[0];
+      this.store = top.store;
+      this.pages = top.pages;
+      this.tierName = top.name;
+      this.index = new PrefixIndex(tpb, (int) totalPages, tiers.length, ticker);
       this.index.listener(this);
-      this.evictor = config.eviction().newEvictor(new EvictorContext(spec.name(), 0, cap, index));
-      this.deadEvictable = new IndexedHeap(1024);
+      for (Tier t : tiers) {
+        t.evictor =
+            config
+                .eviction()
+                .newEvictor(
+                    new EvictorContext(
+                        t.name, t.ordinal, t.store.capacityPages(), index.view(t.ordinal)));
+      }
       this.events = new EventLog(config.eventBuffer());
+      this.transfers = new TransferEngine(256L << 20);
+      for (int t = 1; t < tiers.length; t++) {
+        recover(tiers[t]);
+      }
     } catch (RuntimeException e) {
-      store.close();
+      for (Tier t : tiers) {
+        if (t != null) {
+          t.store.close();
+        }
+      }
       throw e;
     }
   }
@@ -135,6 +189,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   @Override
   public Lease acquire(Request request) {
+    Objects.requireNonNull(request, "request");
     lock.lock();
     try {
       ensureOpen();
@@ -146,12 +201,32 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       int maxBlocks = tok.length / tpb;
       int[] matched = scratch(maxBlocks);
       int n = index.match(root, tok, tok.length, matched);
+      int usable = usableMask();
+      for (int i = 0; i < n; i++) {
+        if ((index.copyMask(matched[i]) & usable) == 0) {
+          n = i; // only a degraded tier holds it: a miss from here on
+          break;
+        }
+      }
       long now = ticker.read();
       index.touch(matched, n, now);
+      int[] perTier = new int[tiers.length];
       for (int i = 0; i < n; i++) {
-        evictor.onAccess(matched[i]);
+        int b = matched[i];
+        int mask = index.copyMask(b) & usable;
+        int fastest = Integer.numberOfTrailingZeros(mask);
+        perTier[fastest]++;
+        tiers[fastest].hitBlocks++;
+        for (int t = 0; t < tiers.length; t++) {
+          if ((mask & (1 << t)) != 0) {
+            tiers[t].evictor.onAccess(b);
+          }
+        }
+        if (writes.mode() == WritePolicy.Mode.AFTER_HITS && index.hits(b) == writes.hits()) {
+          scheduleOffload(b);
+        }
       }
-      LeaseImpl lease = new LeaseImpl(this, request, root, matched, n);
+      LeaseImpl lease = new LeaseImpl(this, request, root, matched, n, perTier);
       if (n > 0) {
         index.pin(matched[n - 1]);
       }
@@ -167,17 +242,45 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   @Override
   public Warmth probe(Namespace namespace, int[] tokens, long salt) {
-    int n = probeTokens(namespace, tokens, salt) / tpb;
-    return new Warmth(n * tpb, n, new int[] {n});
-  }
-
-  @Override
-  public int probeTokens(Namespace namespace, int[] tokens, long salt) {
     lock.lock();
     try {
       ensureOpen();
       checkNamespace(namespace);
-      int root = existingRoot(namespace, salt);
+      int[] perTier = new int[tiers.length];
+      int root = recovered.isEmpty() ? existingRoot(namespace, salt) : rootFor(namespace, salt);
+      if (root == PrefixIndex.NONE) {
+        return new Warmth(0, 0, perTier);
+      }
+      int[] matched = new int[tokens.length / tpb];
+      int n = index.match(root, tokens, tokens.length, matched);
+      int usable = usableMask();
+      for (int i = 0; i < n; i++) {
+        int mask = index.copyMask(matched[i]) & usable;
+        if (mask == 0) {
+          n = i;
+          break;
+        }
+        for (int t = 0; t < tiers.length; t++) {
+          if ((mask & (1 << t)) != 0) {
+            perTier[t]++;
+          }
+        }
+      }
+      return new Warmth(n * tpb, n, perTier);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public int probeTokens(Namespace namespace, int[] tokens, long salt) {
+    Objects.requireNonNull(namespace, "namespace");
+    Objects.requireNonNull(tokens, "tokens");
+    lock.lock();
+    try {
+      ensureOpen();
+      checkNamespace(namespace);
+      int root = recovered.isEmpty() ? existingRoot(namespace, salt) : rootFor(namespace, salt);
       if (root == PrefixIndex.NONE) {
         return 0;
       }
@@ -216,16 +319,14 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   public CacheStats stats() {
     lock.lock();
     try {
-      TierStats tier =
-          new TierStats(
-              tierName,
-              store.kind(),
-              store.pageBytes(),
-              store.capacityPages(),
-              closed ? 0 : pages.usedPages(),
-              closed ? 0 : pages.freeRuns(),
-              closed ? 0 : pages.largestFreeRun(),
-              evictedBlocks);
+      List<TierStats> ts = new ArrayList<>(tiers.length);
+      for (Tier t : tiers) {
+        ts.add(t.stats(closed));
+      }
+      long evicted = 0;
+      for (Tier t : tiers) {
+        evicted += t.evictions;
+      }
       return new CacheStats(
           lookups,
           requestedTokens,
@@ -234,7 +335,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
           evictedBlocks,
           openLeases.size(),
           index.metadataBytesPerBlock(),
-          List.of(tier));
+          ts);
     } finally {
       lock.unlock();
     }
@@ -258,8 +359,20 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       sessions.clear();
       pinExpiry.clear();
       priorityExpiry.clear();
-      events.append(new CacheEvent.Cleared(events.nextSeq(), tierName));
-      store.close();
+      for (CompletableFuture<Void> f : onboarding.values()) {
+        f.cancel(false);
+      }
+      onboarding.clear();
+    } finally {
+      lock.unlock();
+    }
+    transfers.close();
+    lock.lock();
+    try {
+      for (Tier t : tiers) {
+        events.append(new CacheEvent.Cleared(events.nextSeq(), t.name));
+        t.store.close();
+      }
     } finally {
       lock.unlock();
     }
@@ -307,11 +420,20 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       if (r != null) {
         return r;
       }
-      int code = index.root(ns, 0);
+      int code = newRoot(ns, 0);
       saltlessRoots.put(ns, code);
       return code;
     }
-    return index.root(ns, salt);
+    int code = index.existingRoot(ns, salt);
+    return code != PrefixIndex.NONE ? code : newRoot(ns, salt);
+  }
+
+  private int newRoot(Namespace ns, long salt) {
+    int code = index.root(ns, salt);
+    if (!recovered.isEmpty()) {
+      adoptRecovered(code);
+    }
+    return code;
   }
 
   private int existingRoot(Namespace ns, long salt) {
@@ -362,10 +484,26 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     while ((p = priorityExpiry.peek()) != null && p.until <= now) {
       priorityExpiry.poll();
       if (index.sameBlock(p.block, p.fingerprint)) {
-        index.priority(p.block, Request.DEFAULT_PRIORITY);
-        evictor.onPriorityChange(p.block);
+        setPriority(p.block, Request.DEFAULT_PRIORITY);
       }
     }
+  }
+
+  /**
+   * {@code now + d} on the ticker, saturating: a duration too long for a {@code long} of
+   * nanoseconds (about 292 years), or one that would pass the ticker's end, never ends. Called in
+   * the middle of index updates, so it must not throw.
+   *
+   * @param now a ticker reading (may be negative, as {@link System#nanoTime()} may be)
+   * @param d a non-negative duration
+   * @return the deadline, or {@link Long#MAX_VALUE} for never
+   */
+  static long deadline(long now, Duration d) {
+    if (d.compareTo(MAX_NANOS) >= 0) {
+      return Long.MAX_VALUE;
+    }
+    long until = now + d.toNanos();
+    return until < now ? Long.MAX_VALUE : until;
   }
 
   void schedulePinExpiry(SessionImpl s) {
@@ -379,48 +517,542 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   void setPriority(int block, int priority) {
     index.priority(block, priority);
-    evictor.onPriorityChange(block);
+    for (Tier t : tiers) {
+      if (index.hasCopy(block, t.ordinal)) {
+        t.evictor.onPriorityChange(block);
+      }
+    }
   }
 
   /** A page for a lease, evicting when the tier is full; {@link PageHandle#NONE} if impossible. */
   long allocatePage(long hint) {
-    long h = pages.allocate(hint);
-    while (h == PageHandle.NONE) {
-      if (!evictOne()) {
-        return PageHandle.NONE;
-      }
-      h = pages.allocate(hint);
-    }
-    return h;
+    return allocateIn(top, hint);
   }
 
-  /** Evicts one block: dead ones first, then the evictor's choice. */
+  /**
+   * A page in tier {@code t}, evicting from it when full; {@link PageHandle#NONE} if impossible.
+   */
+  long allocateIn(Tier t, long hint) {
+    if (!t.usable()) {
+      return PageHandle.NONE;
+    }
+    int stuckBefore = stuck.size();
+    try {
+      long h = t.pages.allocate(hint);
+      while (h == PageHandle.NONE) {
+        if (!evictOne(t)) {
+          return PageHandle.NONE;
+        }
+        h = t.pages.allocate(hint);
+      }
+      return h;
+    } finally {
+      if (stuckBefore == 0) {
+        releaseStuck();
+      }
+    }
+  }
+
+  /** Blocks kept out of one allocation's eviction loop: (block, tier, fingerprint). */
+  private final List<long[]> stuck = new ArrayList<>();
+
+  private void releaseStuck() {
+    for (long[] x : stuck) {
+      int b = (int) x[0];
+      if (index.sameBlock(b, x[2])) {
+        index.setBusy(b, (int) x[1], false);
+      }
+    }
+    stuck.clear();
+  }
+
+  /** Evicts one block from the top tier. */
   boolean evictOne() {
-    int victim = deadEvictable.size() > 0 ? deadEvictable.peek() : evictor.victim();
+    return evictOne(top);
+  }
+
+  /**
+   * Evicts one copy from tier {@code t}: dead blocks first, then the evictor's choice. A copy that
+   * another tier also holds is dropped; a last copy is demoted to the next tier if admitted there,
+   * else the block leaves the cache.
+   */
+  boolean evictOne(Tier t) {
+    int victim = t.dead.size() > 0 ? t.dead.peek() : t.evictor.victim();
     if (victim == Evictor.NONE) {
       return false;
     }
-    if (!index.evictable(victim)) {
+    if (!index.evictableIn(victim, t.ordinal)) {
       throw new IllegalStateException(
           "eviction policy "
               + config.eviction().name()
               + " chose block "
               + victim
-              + ", which is not an evictable leaf");
+              + ", which is not evictable in tier '"
+              + t.name
+              + "'");
     }
-    removeBlock(victim);
-    evictedBlocks++;
+    int others = index.copyMask(victim) & ~(1 << t.ordinal);
+    if (others == 0 && t.ordinal + 1 < tiers.length) {
+      boolean leaf = index.isLeaf(victim) && index.pins(victim) == 0;
+      if (demote(victim, t, tiers[t.ordinal + 1], !leaf)) {
+        t.evictions++;
+        return true;
+      }
+      if (!leaf) {
+        // An interior block whose descendants live below: it cannot be lost, and the tier below
+        // cannot take it now. Keep it out of this allocation's way and try another victim.
+        index.setBusy(victim, t.ordinal, true);
+        stuck.add(new long[] {victim, t.ordinal, index.fingerprint(victim)});
+        return true;
+      }
+    }
+    t.evictions++;
+    dropCopy(victim, t, true);
+    if (index.copyMask(victim) == 0) {
+      removeFromIndex(victim);
+      evictedBlocks++;
+    }
     return true;
   }
 
-  private void removeBlock(int b) {
-    Namespace ns = index.namespaceOf(b);
-    BlockKey key = new BlockKey(index.keyHi(b), index.keyLo(b));
-    int slot = index.slot(b);
+  /**
+   * Copies {@code b}'s only copy from {@code from} to {@code to}, then drops it from {@code from}.
+   */
+  private boolean demote(int b, Tier from, Tier to, boolean force) {
+    // Interior blocks are always admitted (force): their descendants below need them.
+    if (!to.usable()
+        || (!force && !config.admission().admit(to.ordinal, b, index.view(to.ordinal)))) {
+      return false;
+    }
+    index.setBusy(b, from.ordinal, true); // not a victim of the eviction the allocation may cause
+    long dst;
+    try {
+      dst = allocateIn(to, PageHandle.NONE);
+    } finally {
+      index.setBusy(b, from.ordinal, false);
+    }
+    if (dst == PageHandle.NONE) {
+      return false;
+    }
+    int dstSlot = (int) PageHandle.index(dst);
+    TransferEngine.PageCopy copy =
+        new TransferEngine.PageCopy(index.slot(b, from.ordinal), dstSlot, recordFor(b, from, to));
+    try {
+      TransferEngine.copyNow(from, to, List.of(copy));
+    } catch (RuntimeException e) {
+      to.pages.release(dst);
+      fault(e);
+      return false;
+    }
+    to.evictor.onInsert(b);
+    index.addCopy(b, to.ordinal, dstSlot);
+    dropCopy(b, from, false);
+    events.append(
+        new CacheEvent.Moved(events.nextSeq(), index.namespaceOf(b), key(b), from.name, to.name));
+    return true;
+  }
+
+  /**
+   * Records a failed copy against the tier that failed: a verification failure is counted (a miss);
+   * an I/O error also takes the tier out of service.
+   */
+  void fault(Throwable e) {
+    Throwable cause = e;
+    while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    Tier t;
+    boolean io;
+    if (cause instanceof TransferEngine.TierIoException x) {
+      t = x.tier;
+      io = true;
+    } else if (cause instanceof TransferEngine.VerificationFailedException x) {
+      t = x.tier;
+      io = false;
+    } else {
+      LOG.log(System.Logger.Level.ERROR, "unexpected failure of a page copy", cause);
+      return;
+    }
+    t.errors++;
+    if ((io || t.store.isDegraded()) && !t.degraded) {
+      t.degraded = true;
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "tier '" + t.name + "' is degraded and no longer used: " + cause.getMessage(),
+          cause);
+    }
+  }
+
+  private int usableMask() {
+    int m = 0;
+    for (Tier t : tiers) {
+      if (t.usable()) {
+        m |= 1 << t.ordinal;
+      }
+    }
+    return m;
+  }
+
+  /**
+   * Adds tier {@code t}'s copy of {@code b} at {@code slot} (the index takes the allocation's ref).
+   */
+  private void addCopy(int b, Tier t, int slot) {
+    t.evictor.onInsert(b);
+    index.addCopy(b, t.ordinal, slot);
+    events.append(
+        new CacheEvent.Stored(
+            events.nextSeq(), index.namespaceOf(b), key(b), parentKey(b), t.name, tpb));
+  }
+
+  /** Drops tier {@code t}'s copy of {@code b} and the index's reference on its page. */
+  private void dropCopy(int b, Tier t, boolean event) {
+    int slot = index.slot(b, t.ordinal);
+    Namespace ns = event ? index.namespaceOf(b) : null;
+    BlockKey k = event ? key(b) : null;
+    index.dropCopy(b, t.ordinal);
+    t.evictor.onRemove(b);
+    t.pages.release(t.pages.handleOf(slot));
+    if (event) {
+      events.append(new CacheEvent.Removed(events.nextSeq(), ns, k, t.name));
+    }
+  }
+
+  private void removeFromIndex(int b) {
     index.remove(b);
-    evictor.onRemove(b);
-    pages.release(pages.handleOf(slot));
-    events.append(new CacheEvent.Removed(events.nextSeq(), ns, key, tierName));
+  }
+
+  private BlockKey key(int b) {
+    return new BlockKey(index.keyHi(b), index.keyLo(b));
+  }
+
+  private BlockKey parentKey(int b) {
+    return new BlockKey(index.parentKeyHi(b), index.parentKeyLo(b));
+  }
+
+  /** The block's record, for copies where either store verifies; null for raw memory copies. */
+  private BlockRecord recordFor(int b, Tier from, Tier to) {
+    if (!from.store.verifiesBlocks() && !to.store.verifiesBlocks()) {
+      return null;
+    }
+    return blockRecord(b);
+  }
+
+  BlockRecord blockRecord(int b) {
+    int root = index.rootOf(b);
+    int[] toks = new int[tpb];
+    for (int i = 0; i < tpb; i++) {
+      toks[i] = index.token(b, i);
+    }
+    return new BlockRecord(
+        index.keyHi(b),
+        index.keyLo(b),
+        index.parentKeyHi(b),
+        index.parentKeyLo(b),
+        index.rootKeyHi(root),
+        index.rootKeyLo(root),
+        toks);
+  }
+
+  /**
+   * Copies a block into tier 1 asynchronously (write-through): the tier-0 page keeps an extra
+   * reference until the copy completes, and the tier-1 copy enters the index only then.
+   */
+  void scheduleOffload(int b) {
+    if (tiers.length < 2) {
+      return;
+    }
+    Tier to = tiers[1];
+    if (!index.hasCopy(b, 0)
+        || index.hasCopy(b, 1)
+        || index.busy(b, 1)
+        || !to.usable()
+        || !config.admission().admit(1, b, index.view(1))) {
+      return;
+    }
+    long src = top.pages.handleOf(index.slot(b, 0));
+    top.pages.retain(src);
+    long dst = allocateIn(to, PageHandle.NONE);
+    if (dst == PageHandle.NONE) {
+      top.pages.release(src);
+      return;
+    }
+    index.setBusy(b, 1, true); // marks "copy in flight" (no copy bit yet)
+    top.inFlight((int) PageHandle.index(src), 1);
+    to.inFlight((int) PageHandle.index(dst), 1);
+    long fp = index.fingerprint(b);
+    int dstSlot = (int) PageHandle.index(dst);
+    TransferEngine.PageCopy copy =
+        new TransferEngine.PageCopy((int) PageHandle.index(src), dstSlot, recordFor(b, top, to));
+    transfers
+        .submit(top, to, TransferEngine.Priority.OFFLOAD, List.of(copy))
+        .whenComplete(
+            (v, e) -> {
+              lock.lock();
+              try {
+                if (closed) {
+                  return;
+                }
+                top.inFlight((int) PageHandle.index(src), -1);
+                to.inFlight(dstSlot, -1);
+                boolean same = index.sameBlock(b, fp);
+                if (same) {
+                  index.setBusy(b, 1, false);
+                }
+                if (e == null && same && !index.hasCopy(b, 1)) {
+                  addCopy(b, to, dstSlot);
+                } else {
+                  to.pages.release(dst);
+                  if (e != null) {
+                    fault(e);
+                  }
+                }
+                top.pages.release(src);
+              } finally {
+                lock.unlock();
+              }
+            });
+  }
+
+  /**
+   * Starts copying the given matched blocks (positions of a lease) from lower tiers into tier 0.
+   * Calls {@code done(position, handle)} under the lock for each block that arrived (with a
+   * reference for the lease), and completes the returned future when all did.
+   */
+  CompletableFuture<Void> onboard(int[] blocks, int[] positions, int count, OnboardSink sink) {
+    List<CompletableFuture<Void>> waits = new ArrayList<>();
+    Map<Tier, List<TransferEngine.PageCopy>> batches = new HashMap<>();
+    Map<Tier, List<int[]>> batchBlocks = new HashMap<>();
+    long prev = PageHandle.NONE;
+    for (int i = 0; i < count; i++) {
+      int b = blocks[i];
+      int pos = positions[i];
+      if (index.hasCopy(b, 0)) {
+        long h = top.pages.handleOf(index.slot(b, 0));
+        top.pages.retain(h);
+        sink.arrived(pos, h);
+        prev = h;
+        continue;
+      }
+      CompletableFuture<Void> inFlight = onboarding.get(b);
+      if (inFlight != null) {
+        waits.add(
+            inFlight.thenRun(
+                () -> {
+                  lock.lock();
+                  try {
+                    if (!closed && index.live(b) && index.hasCopy(b, 0)) {
+                      long h = top.pages.handleOf(index.slot(b, 0));
+                      top.pages.retain(h);
+                      sink.arrived(pos, h);
+                    }
+                  } finally {
+                    lock.unlock();
+                  }
+                }));
+        continue;
+      }
+      int from = Integer.numberOfTrailingZeros(index.copyMask(b) & usableMask() & ~1);
+      if (from >= tiers.length) {
+        return CompletableFuture.failedFuture(
+            new KvTierException("block at position " + pos + " is no longer in any usable tier"));
+      }
+      Tier src = tiers[from];
+      index.setBusy(b, from, true);
+      long dst = allocateIn(top, prev);
+      if (dst == PageHandle.NONE) {
+        index.setBusy(b, from, false);
+        return CompletableFuture.failedFuture(
+            new io.kvtier.OutOfPagesException(
+                "tier '" + top.name + "' has no page to onboard into: every page is pinned"));
+      }
+      prev = dst;
+      top.inFlight((int) PageHandle.index(dst), 1);
+      batches
+          .computeIfAbsent(src, k -> new ArrayList<>())
+          .add(
+              new TransferEngine.PageCopy(
+                  index.slot(b, from), (int) PageHandle.index(dst), recordFor(b, src, top)));
+      batchBlocks
+          .computeIfAbsent(src, k -> new ArrayList<>())
+          .add(new int[] {b, pos, (int) PageHandle.index(dst), (int) (dst >>> 32)});
+    }
+    for (Map.Entry<Tier, List<TransferEngine.PageCopy>> e : batches.entrySet()) {
+      Tier src = e.getKey();
+      List<int[]> bl = batchBlocks.get(src);
+      long[] fps = new long[bl.size()];
+      for (int i = 0; i < bl.size(); i++) {
+        fps[i] = index.fingerprint(bl.get(i)[0]);
+      }
+      CompletableFuture<Void> f =
+          transfers.submit(src, top, TransferEngine.Priority.ONBOARD, e.getValue());
+      CompletableFuture<Void> landed = new CompletableFuture<>();
+      for (int[] x : bl) {
+        onboarding.put(x[0], landed);
+      }
+      f.whenComplete(
+          (v, err) -> {
+            lock.lock();
+            try {
+              for (int i = 0; i < bl.size(); i++) {
+                int[] x = bl.get(i);
+                int b = x[0];
+                long handle = PageHandle.of(0, x[3] & PageHandle.MAX_GENERATION, x[2]);
+                onboarding.remove(b, landed);
+                top.inFlight(x[2], -1);
+                boolean same = index.sameBlock(b, fps[i]);
+                if (same) {
+                  index.setBusy(b, src.ordinal, false);
+                }
+                if (closed) {
+                  continue;
+                }
+                if (err == null && same && !index.hasCopy(b, 0)) {
+                  top.pages.retain(handle); // the lease's reference; the index keeps the first
+                  addCopy(b, top, x[2]);
+                  sink.arrived(x[1], handle);
+                } else if (err == null) {
+                  sink.arrived(x[1], handle); // the lease keeps the only reference
+                } else {
+                  top.pages.release(handle);
+                  if (same
+                      && err.getCause() instanceof TransferEngine.VerificationFailedException) {
+                    dropBadCopy(b, src);
+                  }
+                }
+              }
+              if (err != null && !closed) {
+                fault(err);
+              }
+            } finally {
+              lock.unlock();
+            }
+            if (err != null) {
+              landed.completeExceptionally(err);
+            } else {
+              landed.complete(null);
+            }
+          });
+      waits.add(landed);
+    }
+    return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new));
+  }
+
+  /** A lower tier's copy failed verification: forget it (and the block, if it was the last). */
+  private void dropBadCopy(int b, Tier t) {
+    if (!index.hasCopy(b, t.ordinal)) {
+      return;
+    }
+    if (index.copyMask(b) != (1 << t.ordinal)) {
+      dropCopy(b, t, true);
+    } else if (index.pins(b) == 0 && index.isLeaf(b)) {
+      dropCopy(b, t, true);
+      removeFromIndex(b);
+    }
+  }
+
+  /** Receives onboarded pages, under the lock. */
+  interface OnboardSink {
+    void arrived(int position, long handle);
+  }
+
+  // ------------------------------------------------------------------ warm restart
+
+  /** Collects what a persistent tier kept; blocks are adopted when their root is first used. */
+  private void recover(Tier t) {
+    t.store.recover(
+        (slot, rec) -> {
+          t.pages.adopt((int) slot);
+          long rootId = rec.rootHi() ^ Long.rotateLeft(rec.rootLo(), 17);
+          recovered
+              .computeIfAbsent(rootId, k -> new ArrayList<>())
+              .add(new long[] {t.ordinal, slot});
+          recoveredRecords.put(((long) t.ordinal << 40) | slot, rec);
+        });
+  }
+
+  private void adoptRecovered(int root) {
+    long rh = index.rootKeyHi(root);
+    long rl = index.rootKeyLo(root);
+    List<long[]> list = recovered.remove(rh ^ Long.rotateLeft(rl, 17));
+    if (list == null) {
+      return;
+    }
+    Map<BlockKey, List<long[]>> byParent = new HashMap<>();
+    for (long[] x : list) {
+      BlockRecord r = recoveredRecords.get((x[0] << 40) | x[1]);
+      if (r.rootHi() != rh || r.rootLo() != rl || r.tokenCount() != tpb) {
+        continue;
+      }
+      byParent
+          .computeIfAbsent(new BlockKey(r.parentHi(), r.parentLo()), k -> new ArrayList<>())
+          .add(x);
+    }
+    java.util.ArrayDeque<Object[]> work = new java.util.ArrayDeque<>();
+    work.add(new Object[] {root, new BlockKey(rh, rl)});
+    int[] out = new int[1];
+    while (!work.isEmpty()) {
+      Object[] w = work.poll();
+      int parent = (Integer) w[0];
+      List<long[]> kids = byParent.remove((BlockKey) w[1]);
+      if (kids == null) {
+        continue;
+      }
+      for (long[] x : kids) {
+        Tier t = tiers[(int) x[0]];
+        BlockRecord r = recoveredRecords.remove((x[0] << 40) | x[1]);
+        long handle = t.pages.handleOf((int) x[1]);
+        int[] toks = r.tokens();
+        long[] one = {handle};
+        insertPages = one;
+        insertTier = t.ordinal;
+        insertCreated = false;
+        insertLease = null;
+        int published;
+        try {
+          published =
+              index.insert(
+                  parent,
+                  toks,
+                  0,
+                  1,
+                  parentKeyHi(parent),
+                  parentKeyLo(parent),
+                  Request.DEFAULT_PRIORITY,
+                  false,
+                  out);
+        } finally {
+          insertPages = null;
+          insertTier = 0;
+        }
+        int b = published == 1 ? out[0] : PrefixIndex.NONE;
+        boolean ok =
+            b != PrefixIndex.NONE && index.keyHi(b) == r.keyHi() && index.keyLo(b) == r.keyLo();
+        if (!insertCreated) {
+          if (ok && !index.hasCopy(b, t.ordinal)) {
+            addCopy(b, t, (int) x[1]); // the block exists (e.g. in another tier): add this copy
+          } else {
+            t.pages.release(handle);
+          }
+        }
+        if (ok) {
+          work.add(new Object[] {b, new BlockKey(r.keyHi(), r.keyLo())});
+        }
+      }
+    }
+    for (List<long[]> orphans : byParent.values()) {
+      for (long[] x : orphans) {
+        recoveredRecords.remove((x[0] << 40) | x[1]);
+        tiers[(int) x[0]].pages.release(tiers[(int) x[0]].pages.handleOf((int) x[1]));
+      }
+    }
+  }
+
+  private long parentKeyHi(int node) {
+    return PrefixIndex.isRoot(node) ? index.rootKeyHi(node) : index.keyHi(node);
+  }
+
+  private long parentKeyLo(int node) {
+    return PrefixIndex.isRoot(node) ? index.rootKeyLo(node) : index.keyLo(node);
   }
 
   /**
@@ -447,6 +1079,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       pLo = index.keyLo(parent);
     }
     insertPages = leasePages;
+    insertTier = 0;
     insertLease = lease;
     try {
       return index.insert(parent, tok, fromBlock, nBlocks, pHi, pLo, prio, dead, out);
@@ -459,51 +1092,68 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   // ------------------------------------------------------------------ index listener
 
   @Override
-  public void evictableChanged(int block, boolean evictable) {
-    evictor.onEvictable(block, evictable);
+  public void evictableChanged(int block, int tier, boolean evictable) {
+    Tier t = tiers[tier];
+    t.evictor.onEvictable(block, evictable);
     if (index.dead(block)) {
       if (evictable) {
-        deadEvictable.add(block, index.lastAccess(block), -index.depth(block));
-      } else if (deadEvictable.contains(block)) {
-        deadEvictable.remove(block);
+        t.dead.add(block, index.lastAccess(block), -index.depth(block));
+      } else if (t.dead.contains(block)) {
+        t.dead.remove(block);
       }
     }
   }
 
   @Override
   public void deadChanged(int block) {
-    if (!index.evictable(block)) {
-      return;
-    }
-    if (index.dead(block)) {
-      if (!deadEvictable.contains(block)) {
-        deadEvictable.add(block, index.lastAccess(block), -index.depth(block));
+    for (Tier t : tiers) {
+      if (!index.evictableIn(block, t.ordinal)) {
+        continue;
       }
-    } else if (deadEvictable.contains(block)) {
-      deadEvictable.remove(block);
+      if (index.dead(block)) {
+        if (!t.dead.contains(block)) {
+          t.dead.add(block, index.lastAccess(block), -index.depth(block));
+        }
+      } else if (t.dead.contains(block)) {
+        t.dead.remove(block);
+      }
     }
   }
 
   @Override
   public void blockCreated(int block, int position) {
+    Tier t = tiers[insertTier];
     long h = insertPages[position];
-    pages.retain(h);
-    index.slot(block, (int) PageHandle.index(h));
-    evictor.onInsert(block);
+    insertCreated = true;
+    if (insertLease != null) {
+      t.pages.retain(h); // the index's own reference; the lease keeps its own
+    }
+    addCopy(block, t, (int) PageHandle.index(h));
     Duration d = insertLease == null ? null : insertLease.priorityDuration();
     if (d != null) {
-      long until = ticker.read() + d.toNanos();
-      priorityExpiry.add(new PriorityExpiry(until, block, index.keyLo(block)));
+      long until = deadline(ticker.read(), d);
+      if (until != Long.MAX_VALUE) {
+        priorityExpiry.add(new PriorityExpiry(until, block, index.keyLo(block)));
+      }
     }
-    BlockKey parent = new BlockKey(index.parentKeyHi(block), index.parentKeyLo(block));
-    events.append(
-        new CacheEvent.Stored(
-            events.nextSeq(),
-            index.namespaceOf(block),
-            new BlockKey(index.keyHi(block), index.keyLo(block)),
-            parent,
-            tierName,
-            tpb));
+    if (insertLease != null && writes.mode() == WritePolicy.Mode.WRITE_THROUGH) {
+      pendingOffload.add(block);
+    }
+  }
+
+  private final List<Integer> pendingOffload = new ArrayList<>();
+
+  /** Starts the write-through copies of the blocks the last publish created. */
+  void flushOffloads() {
+    if (pendingOffload.isEmpty()) {
+      return;
+    }
+    for (int b : pendingOffload) {
+      if (index.live(b)) {
+        scheduleOffload(b);
+      }
+    }
+    pendingOffload.clear();
   }
 
   /** Blocks of discarded branches kept as cache, per session, as (id, fingerprint) pairs. */
@@ -582,23 +1232,42 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         return;
       }
       int cap = index.capacity();
-      int[] refs = new int[(int) store.capacityPages()];
-      int[] owner = new int[refs.length];
-      java.util.Arrays.fill(owner, -1);
       int[] pins = new int[cap];
+      int[][] refs = new int[tiers.length][];
+      int[][] owner = new int[tiers.length][];
+      for (Tier t : tiers) {
+        refs[t.ordinal] = new int[(int) t.store.capacityPages()];
+        owner[t.ordinal] = new int[refs[t.ordinal].length];
+        java.util.Arrays.fill(owner[t.ordinal], -1);
+      }
       for (int b = 0; b < cap; b++) {
-        if (index.live(b)) {
-          int s = index.slot(b);
-          if (owner[s] != -1) {
-            throw new IllegalStateException(
-                "page " + s + " is owned by blocks " + owner[s] + " and " + b);
+        if (!index.live(b)) {
+          continue;
+        }
+        for (Tier t : tiers) {
+          if (index.hasCopy(b, t.ordinal)) {
+            int s = index.slot(b, t.ordinal);
+            if (owner[t.ordinal][s] != -1) {
+              throw new IllegalStateException(
+                  "tier '"
+                      + t.name
+                      + "' page "
+                      + s
+                      + " is owned by blocks "
+                      + owner[t.ordinal][s]
+                      + " and "
+                      + b);
+            }
+            owner[t.ordinal][s] = b;
+            refs[t.ordinal][s]++;
           }
-          owner[s] = b;
-          refs[s]++;
         }
       }
+      for (long key : recoveredRecords.keySet()) {
+        refs[(int) (key >>> 40)][(int) (key & ((1L << 40) - 1))]++;
+      }
       for (LeaseImpl l : openLeases) {
-        l.forEachPage(h -> refs[(int) PageHandle.index(h)]++);
+        l.forEachPage(h -> refs[0][(int) PageHandle.index(h)]++);
         if (l.tail() != PrefixIndex.NONE) {
           pins[l.tail()]++;
         }
@@ -608,30 +1277,42 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
           pins[s.pinnedBlock()]++;
         }
       }
-      long used = 0;
-      for (int s = 0; s < refs.length; s++) {
-        if (refs[s] > 0) {
-          used++;
-          long h = pages.handleOf(s);
-          if (pages.refCount(h) != refs[s]) {
+      for (Tier t : tiers) {
+        int[] r = refs[t.ordinal];
+        long used = 0;
+        for (int s = 0; s < r.length; s++) {
+          int actual = t.pages.refCountOfSlot(s);
+          if (actual > 0) {
+            used++;
+          }
+          int expected = r[s] + t.inFlightRefs(s);
+          if (actual != expected) {
             throw new IllegalStateException(
-                "page "
+                "tier '"
+                    + t.name
+                    + "' page "
                     + s
                     + " has refcount "
-                    + pages.refCount(h)
-                    + " but the index and leases hold "
-                    + refs[s]);
+                    + actual
+                    + " but the index, leases and transfers hold "
+                    + expected);
           }
         }
+        if (used != t.pages.usedPages()) {
+          throw new IllegalStateException(
+              "tier '"
+                  + t.name
+                  + "': "
+                  + used
+                  + " pages are referenced but the allocator has "
+                  + t.pages.usedPages()
+                  + " in use");
+        }
+        if (used > t.store.capacityPages()) {
+          throw new IllegalStateException("tier '" + t.name + "' capacity exceeded");
+        }
       }
-      if (used != pages.usedPages()) {
-        throw new IllegalStateException(
-            used + " pages are referenced but the allocator has " + pages.usedPages() + " in use");
-      }
-      if (used > store.capacityPages()) {
-        throw new IllegalStateException("capacity exceeded: " + used + " pages in use");
-      }
-      index.checkStructure(pins, deadEvictable::contains);
+      index.checkStructure(pins, (b, t) -> tiers[t].dead.contains(b));
     } finally {
       lock.unlock();
     }

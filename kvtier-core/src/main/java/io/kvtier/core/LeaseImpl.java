@@ -10,6 +10,7 @@ import io.kvtier.PageHandle;
 import io.kvtier.Request;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -45,10 +46,19 @@ final class LeaseImpl implements Lease {
   private int committedBlocks;
   private int tail = PrefixIndex.NONE;
   private boolean open = true;
+  private final int[] perTier;
+  private int[] pendingBlocks;
+  private int[] pendingPositions;
+  private int pendingCount;
+  private int pendingLeft;
+  private CompletableFuture<Void> onboarding;
   BranchesImpl group;
 
-  /** A lease over {@code matched[0 .. n)}; takes page references (the caller pins the tail). */
-  LeaseImpl(KvCacheImpl cache, Request r, int root, int[] matched, int n) {
+  /**
+   * A lease over {@code matched[0 .. n)}; takes page references on the blocks tier 0 holds and
+   * remembers the others for {@link #onboard()} (the caller pins the tail).
+   */
+  LeaseImpl(KvCacheImpl cache, Request r, int root, int[] matched, int n, int[] perTier) {
     this.cache = cache;
     this.ns = r.namespace();
     this.root = root;
@@ -60,11 +70,24 @@ final class LeaseImpl implements Lease {
     this.cachedTokens = n * cache.tpb;
     this.tokenCount = cachedTokens;
     this.pages = new long[Math.max(4, cache.layout.pagesFor(seqLen))];
+    this.perTier = perTier;
     for (int i = 0; i < n; i++) {
-      long h = cache.pages.handleOf(cache.index.slot(matched[i]));
-      cache.pages.retain(h);
-      pages[i] = h;
+      int b = matched[i];
+      if (cache.index.hasCopy(b, 0)) {
+        long h = cache.pages.handleOf(cache.index.slot(b));
+        cache.pages.retain(h);
+        pages[i] = h;
+      } else {
+        if (pendingBlocks == null) {
+          pendingBlocks = new int[n - i];
+          pendingPositions = new int[n - i];
+        }
+        pendingBlocks[pendingCount] = b;
+        pendingPositions[pendingCount++] = i;
+        pages[i] = PageHandle.NONE;
+      }
     }
+    this.pendingLeft = pendingCount;
     this.pageCount = n;
     this.committedBlocks = n;
     this.tail = n > 0 ? matched[n - 1] : PrefixIndex.NONE;
@@ -82,6 +105,7 @@ final class LeaseImpl implements Lease {
     this.seq = Arrays.copyOf(parent.seq, Math.max(parent.seqLen, 1));
     this.seqLen = parent.seqLen;
     this.tokenCount = parent.tokenCount;
+    this.perTier = parent.perTier;
     this.pages = Arrays.copyOf(parent.pages, parent.pages.length);
     this.pageCount = parent.pageCount;
     for (int i = 0; i < pageCount; i++) {
@@ -121,7 +145,7 @@ final class LeaseImpl implements Lease {
 
   @Override
   public int[] cachedBlocksPerTier() {
-    return new int[] {cachedTokens / cache.tpb};
+    return perTier.clone();
   }
 
   @Override
@@ -159,6 +183,7 @@ final class LeaseImpl implements Lease {
     cache.lock.lock();
     try {
       check();
+      checkOnboarded();
       return Arrays.copyOf(pages, pageCount);
     } finally {
       cache.lock.unlock();
@@ -167,9 +192,11 @@ final class LeaseImpl implements Lease {
 
   @Override
   public int blockTable(long[] dst) {
+    Objects.requireNonNull(dst, "dst");
     cache.lock.lock();
     try {
       check();
+      checkOnboarded();
       if (dst.length < pageCount) {
         throw new IllegalArgumentException(
             "dst holds " + dst.length + " handles; the block table has " + pageCount);
@@ -186,9 +213,36 @@ final class LeaseImpl implements Lease {
     cache.lock.lock();
     try {
       check();
-      return DONE;
+      if (pendingLeft == 0) {
+        return DONE;
+      }
+      if (onboarding == null || onboarding.isCompletedExceptionally()) {
+        onboarding =
+            cache.onboard(
+                pendingBlocks,
+                pendingPositions,
+                pendingCount,
+                (pos, h) -> {
+                  if (open && pages[pos] == PageHandle.NONE) {
+                    pages[pos] = h;
+                    pendingLeft--;
+                  } else {
+                    cache.pages.release(h);
+                  }
+                });
+      }
+      return onboarding;
     } finally {
       cache.lock.unlock();
+    }
+  }
+
+  private void checkOnboarded() {
+    if (pendingLeft > 0) {
+      throw new IllegalStateException(
+          pendingLeft
+              + " matched block(s) are still in lower tiers: call onboard() and wait for it"
+              + " before reading the block table");
     }
   }
 
@@ -246,6 +300,20 @@ final class LeaseImpl implements Lease {
     }
     int tpb = cache.tpb;
     int need = cache.layout.pagesFor(target);
+    long capacity = cache.store.capacityPages();
+    if (need > capacity) {
+      // could never fit: fail before evicting anything for it
+      throw new OutOfPagesException(
+          "a sequence of "
+              + target
+              + " tokens needs "
+              + need
+              + " pages but tier '"
+              + cache.store.name()
+              + "' holds "
+              + capacity
+              + ": split the request or give the tier more capacity");
+    }
     if (tokenCount % tpb != 0 && pageCount > 0) {
       long last = pages[pageCount - 1];
       if (cache.pages.refCount(last) > 1) {
@@ -302,6 +370,7 @@ final class LeaseImpl implements Lease {
       }
       cache.tick();
       publishUpTo(computedTokens / cache.tpb, priority, false);
+      cache.flushOffloads();
     } finally {
       cache.lock.unlock();
     }
@@ -351,6 +420,7 @@ final class LeaseImpl implements Lease {
     cache.lock.lock();
     try {
       check();
+      checkOnboarded();
       LeaseImpl[] branches = new LeaseImpl[k];
       for (int i = 0; i < k; i++) {
         branches[i] = new LeaseImpl(this);
@@ -398,7 +468,9 @@ final class LeaseImpl implements Lease {
       tail = PrefixIndex.NONE;
     }
     for (int i = 0; i < pageCount; i++) {
-      cache.pages.release(pages[i]);
+      if (pages[i] != PageHandle.NONE) {
+        cache.pages.release(pages[i]);
+      }
     }
     pageCount = 0;
     cache.leaseClosed(this);
@@ -415,7 +487,9 @@ final class LeaseImpl implements Lease {
 
   void forEachPage(java.util.function.LongConsumer op) {
     for (int i = 0; i < pageCount; i++) {
-      op.accept(pages[i]);
+      if (pages[i] != PageHandle.NONE) {
+        op.accept(pages[i]);
+      }
     }
   }
 

@@ -117,6 +117,33 @@ final class PageAllocator {
   }
 
   /**
+   * Takes ownership of a slot the store already marked allocated (a page recovered at open), with
+   * one reference.
+   *
+   * @param slot the slot
+   * @return its handle
+   */
+  long adopt(int slot) {
+    if (slot < 0 || slot >= capacity || refCount[slot] != 0) {
+      throw new IllegalStateException(
+          "tier '" + store.name() + "' recovered slot " + slot + ", which is not adoptable");
+    }
+    refCount[slot] = 1;
+    used++;
+    return PageHandle.of(tier, generation[slot], slot);
+  }
+
+  /**
+   * References on a slot, 0 when free (for invariant checks).
+   *
+   * @param slot the slot
+   * @return its reference count
+   */
+  int refCountOfSlot(int slot) {
+    return refCount[slot];
+  }
+
+  /**
    * Adds a reference.
    *
    * @param handle a live handle

@@ -58,7 +58,7 @@ final class PrefixIndex implements BlockView {
 
   /** Evictability and liveness changes, reported to the cache. */
   interface Listener {
-    void evictableChanged(int block, boolean evictable);
+    void evictableChanged(int block, int tier, boolean evictable);
 
     void blockCreated(int block, int position);
 
@@ -69,8 +69,13 @@ final class PrefixIndex implements BlockView {
 
   private static final byte F_HEAD = 1;
   private static final byte F_DEAD = 2;
-  private static final byte F_EVICTABLE = 4;
-  private static final byte F_LIVE = 8;
+  private static final byte F_LIVE = 4;
+
+  /** Copy bits: bit {@code COPY_SHIFT + t} of {@code flags} is set when tier t holds a copy. */
+  private static final int COPY_SHIFT = 3;
+
+  /** Maximum tiers the index tracks (copy bits in flags, evictable and busy bits in state). */
+  static final int MAX_TIERS = 4;
 
   private final int tpb;
   private final int capacity;
@@ -80,13 +85,17 @@ final class PrefixIndex implements BlockView {
   private final int[] link;
   private final int[] edgeLen;
   private final int[] children;
-  private final int[] pins;
+  private final char[] pins;
   private final int[] depth;
-  private final int[] hits;
-  private final int[] slot;
+  private final char[] hits;
+  private final int tiers;
+  private final int[][] slots;
+  private final int[][] tierKids;
   private final long[] lastAccess;
   private final byte[] flags;
+  private final byte[] state;
   private final byte[] priority;
+  private final TierView[] views;
   private final SlotAllocator ids;
   private final ChildTable childTable;
   private final io.kvtier.Ticker ticker;
@@ -103,7 +112,11 @@ final class PrefixIndex implements BlockView {
 
   private record RootKey(Namespace ns, long salt) {}
 
-  PrefixIndex(int tokensPerBlock, int capacityBlocks, io.kvtier.Ticker ticker) {
+  PrefixIndex(int tokensPerBlock, int capacityBlocks, int tiers, io.kvtier.Ticker ticker) {
+    if (tiers < 1 || tiers > MAX_TIERS) {
+      throw new IllegalArgumentException(
+          "1 to " + MAX_TIERS + " tiers are supported, got " + tiers);
+    }
     if ((long) tokensPerBlock * capacityBlocks > Integer.MAX_VALUE - 16) {
       throw new IllegalArgumentException(
           "index of "
@@ -120,13 +133,20 @@ final class PrefixIndex implements BlockView {
     this.link = new int[capacityBlocks];
     this.edgeLen = new int[capacityBlocks];
     this.children = new int[capacityBlocks];
-    this.pins = new int[capacityBlocks];
+    this.pins = new char[capacityBlocks];
     this.depth = new int[capacityBlocks];
-    this.hits = new int[capacityBlocks];
-    this.slot = new int[capacityBlocks];
+    this.hits = new char[capacityBlocks];
+    this.tiers = tiers;
+    this.slots = new int[tiers][capacityBlocks];
+    this.tierKids = tiers == 1 ? null : new int[tiers][capacityBlocks];
     this.lastAccess = new long[capacityBlocks];
     this.flags = new byte[capacityBlocks];
+    this.state = new byte[capacityBlocks];
     this.priority = new byte[capacityBlocks];
+    this.views = new TierView[tiers];
+    for (int t = 0; t < tiers; t++) {
+      views[t] = new TierView(t);
+    }
     this.ids = new SlotAllocator(capacityBlocks);
     this.childTable = new ChildTable(Math.min(capacityBlocks, 1 << 16));
     this.ticker = ticker;
@@ -226,7 +246,7 @@ final class PrefixIndex implements BlockView {
     for (int i = 0; i < n; i++) {
       int b = blocks[i];
       lastAccess[b] = now;
-      if (hits[b] != Integer.MAX_VALUE) {
+      if (hits[b] != Character.MAX_VALUE) {
         hits[b]++;
       }
       if ((flags[b] & F_DEAD) != 0) {
@@ -354,6 +374,12 @@ final class PrefixIndex implements BlockView {
     children[id] = 0;
     pins[id] = 0;
     hits[id] = 0;
+    state[id] = 0;
+    if (tierKids != null) {
+      for (int t = 0; t < tiers; t++) {
+        tierKids[t][id] = 0;
+      }
+    }
     lastAccess[id] = now;
     priority[id] = (byte) prio;
     flags[id] = (byte) (F_LIVE | (dead ? F_DEAD : 0));
@@ -469,12 +495,75 @@ final class PrefixIndex implements BlockView {
     return live(b) && keyLo[b] == fingerprint;
   }
 
-  int slot(int b) {
-    return slot[b];
+  int tiers() {
+    return tiers;
   }
 
-  void slot(int b, int s) {
-    slot[b] = s;
+  /** The slot of block {@code b}'s copy in the top tier. */
+  int slot(int b) {
+    return slots[0][b];
+  }
+
+  /** The slot of block {@code b}'s copy in tier {@code t} (valid when it has one). */
+  int slot(int b, int t) {
+    return slots[t][b];
+  }
+
+  boolean hasCopy(int b, int t) {
+    return (flags[b] & (1 << (COPY_SHIFT + t))) != 0;
+  }
+
+  int copyMask(int b) {
+    return (flags[b] >>> COPY_SHIFT) & ((1 << MAX_TIERS) - 1);
+  }
+
+  /** Records that tier {@code t} now holds a copy of {@code b} in {@code slot}. */
+  void addCopy(int b, int t, int slot) {
+    if (hasCopy(b, t)) {
+      throw new IllegalStateException("block " + b + " already has a copy in tier " + t);
+    }
+    slots[t][b] = slot;
+    flags[b] |= (byte) (1 << (COPY_SHIFT + t));
+    int p = parent(b);
+    if (tierKids != null && !isRoot(p)) {
+      tierKids[t][p]++;
+      refresh(p);
+    }
+    refresh(b);
+  }
+
+  /** Forgets tier {@code t}'s copy of {@code b} (the caller releases the page). */
+  void dropCopy(int b, int t) {
+    if (!hasCopy(b, t)) {
+      throw new IllegalStateException("block " + b + " has no copy in tier " + t);
+    }
+    flags[b] &= (byte) ~(1 << (COPY_SHIFT + t));
+    setBusy(b, t, false);
+    int p = parent(b);
+    if (tierKids != null && !isRoot(p)) {
+      tierKids[t][p]--;
+      refresh(p);
+    }
+    refresh(b);
+  }
+
+  /** Marks tier {@code t}'s copy of {@code b} as being read by a transfer: not evictable. */
+  void setBusy(int b, int t, boolean busy) {
+    int bit = 1 << (4 + t);
+    boolean was = (state[b] & bit) != 0;
+    if (was != busy) {
+      state[b] ^= (byte) bit;
+      refresh(b);
+    }
+  }
+
+  boolean busy(int b, int t) {
+    return (state[b] & (1 << (4 + t))) != 0;
+  }
+
+  /** Whether no child of {@code b} has a copy in tier {@code t}. */
+  boolean leafIn(int b, int t) {
+    return tierKids == null ? isLeaf(b) : tierKids[t][b] == 0;
   }
 
   int pins(int b) {
@@ -482,6 +571,10 @@ final class PrefixIndex implements BlockView {
   }
 
   void pin(int b) {
+    if (pins[b] == Character.MAX_VALUE) {
+      throw new io.kvtier.KvTierException(
+          "more than " + (int) Character.MAX_VALUE + " leases and sessions pin one block");
+    }
     pins[b]++;
     if (pins[b] == 1) {
       refresh(b);
@@ -506,22 +599,48 @@ final class PrefixIndex implements BlockView {
     return tokens;
   }
 
+  /**
+   * Whether tier {@code t} may give up its copy of {@code b} now: it holds one, no transfer reads
+   * it, no child has a copy there (leaf-first per tier), the top tier's copy is unpinned, and
+   * giving it up would not lose a block that is still needed: another tier keeps a copy, or a tier
+   * below can take it (demotion), or the block is an unpinned leaf of the whole tree.
+   */
+  private boolean computeEvictable(int b, int t) {
+    if (!hasCopy(b, t) || busy(b, t) || !leafIn(b, t)) {
+      return false;
+    }
+    if (t == 0 && pins[b] != 0) {
+      return false;
+    }
+    boolean otherCopy = (copyMask(b) & ~(1 << t)) != 0;
+    boolean demotable = t + 1 < tiers; // the cache moves it down rather than losing it
+    return otherCopy || demotable || (pins[b] == 0 && isLeaf(b));
+  }
+
   private void refresh(int b) {
-    boolean now = pins[b] == 0 && isLeaf(b);
-    boolean was = (flags[b] & F_EVICTABLE) != 0;
-    if (now != was) {
-      flags[b] ^= F_EVICTABLE;
-      listener.evictableChanged(b, now);
+    if ((flags[b] & F_LIVE) == 0) {
+      return;
+    }
+    for (int t = 0; t < tiers; t++) {
+      boolean now = computeEvictable(b, t);
+      boolean was = (state[b] & (1 << t)) != 0;
+      if (now != was) {
+        state[b] ^= (byte) (1 << t);
+        listener.evictableChanged(b, t, now);
+      }
     }
   }
 
-  /** Removes an evictable leaf. */
+  boolean evictableIn(int b, int t) {
+    return live(b) && (state[b] & (1 << t)) != 0;
+  }
+
+  /** Removes a block that no tier holds any more; it must be an unpinned leaf. */
   void remove(int b) {
-    if (!live(b) || (flags[b] & F_EVICTABLE) == 0) {
-      throw new IllegalStateException("block " + b + " is not an evictable leaf");
+    if (!live(b) || copyMask(b) != 0 || pins[b] != 0 || !isLeaf(b)) {
+      throw new IllegalStateException(
+          "block " + b + " still has copies, pins or children and cannot leave the index");
     }
-    flags[b] &= ~F_EVICTABLE;
-    listener.evictableChanged(b, false);
     int p;
     if ((flags[b] & F_HEAD) != 0) {
       p = link[b];
@@ -536,6 +655,7 @@ final class PrefixIndex implements BlockView {
       edgeLen[link[b]]--;
     }
     flags[b] = 0;
+    state[b] = 0;
     edgeLen[b] = 0;
     liveBlocks--;
     ids.free(b);
@@ -572,7 +692,9 @@ final class PrefixIndex implements BlockView {
 
   /** Bytes of index metadata per block of capacity, excluding token ids, from the arrays' sizes. */
   int metadataBytesPerBlock() {
-    long perBlock = 8 + 8 + 4 * 8 + 8 + 1 + 1; // keys, 8 int arrays, lastAccess, flags, priority
+    // keys 16, link/edgeLen/children/depth 16, pins and hits 4, lastAccess 8, flags/state/priority
+    // 3, then per tier a slot (4) and, with more than one tier, a per-tier child count (4).
+    long perBlock = 16 + 16 + 4 + 8 + 3 + 4L * tiers + (tiers > 1 ? 4L * tiers : 0);
     long allocator = 12; // SlotAllocator boundary tags and run links
     long table = childTable.footprintBytes() / Math.max(1, capacity);
     return (int) (perBlock + allocator + table);
@@ -583,9 +705,10 @@ final class PrefixIndex implements BlockView {
    * counted from leases and sessions. Throws {@link IllegalStateException} on the first violation.
    * For tests: O(capacity).
    */
-  void checkStructure(int[] expectedPins, java.util.function.IntPredicate deadEvictableContains) {
+  void checkStructure(int[] expectedPins, DeadCheck deadEvictableContains) {
     int live = 0;
     int[] childCount = new int[capacity];
+    int[][] kidsInTier = new int[tiers][capacity];
     for (int b = 0; b < capacity; b++) {
       if ((flags[b] & F_LIVE) == 0) {
         if (!ids.isFree(b)) {
@@ -624,28 +747,65 @@ final class PrefixIndex implements BlockView {
             fail("edge " + b + " hangs off " + p + ", which is not a live edge tail");
           }
           childCount[p]++;
+          for (int t = 0; t < tiers; t++) {
+            if (hasCopy(b, t)) {
+              kidsInTier[t][p]++;
+            }
+          }
         }
       }
       int d = isRoot(p) ? 1 : depth[p] + 1;
       if (depth[b] != d) {
         fail("block " + b + " has depth " + depth[b] + ", expected " + d);
       }
-      boolean evictable = pins[b] == 0 && isLeaf(b);
-      if (evictable != ((flags[b] & F_EVICTABLE) != 0)) {
-        fail("block " + b + " evictable flag is stale");
+      if (copyMask(b) == 0) {
+        fail("block " + b + " is in the index but no tier holds a copy");
       }
-      if (deadEvictableContains.test(b) != (evictable && (flags[b] & F_DEAD) != 0)) {
-        fail("block " + b + " dead-evictable membership is stale");
+      for (int t = 0; t < tiers; t++) {
+        boolean evictable = computeEvictable(b, t);
+        if (evictable != ((state[b] & (1 << t)) != 0)) {
+          fail("block " + b + " evictable flag for tier " + t + " is stale");
+        }
+        if (deadEvictableContains.test(b, t) != (evictable && (flags[b] & F_DEAD) != 0)) {
+          fail("block " + b + " dead-evictable membership in tier " + t + " is stale");
+        }
+        if (tierKids != null) {
+          int kids = 0;
+          if (!isTail(b) && hasCopy(b + 1, t)) {
+            kids++;
+          }
+          kidsInTier[t][b] += kids;
+        }
       }
     }
     for (int b = 0; b < capacity; b++) {
       if ((flags[b] & F_LIVE) != 0 && childCount[b] != children[b]) {
         fail("block " + b + " counts " + children[b] + " children, has " + childCount[b]);
       }
+      if (tierKids != null && (flags[b] & F_LIVE) != 0) {
+        for (int t = 0; t < tiers; t++) {
+          if (tierKids[t][b] != kidsInTier[t][b]) {
+            fail(
+                "block "
+                    + b
+                    + " counts "
+                    + tierKids[t][b]
+                    + " children in tier "
+                    + t
+                    + ", has "
+                    + kidsInTier[t][b]);
+          }
+        }
+      }
     }
     if (live != liveBlocks) {
       fail("liveBlocks is " + liveBlocks + " but " + live + " blocks are live");
     }
+  }
+
+  /** Membership test of the cache's dead-evictable heaps, for {@link #checkStructure}. */
+  interface DeadCheck {
+    boolean test(int block, int tier);
   }
 
   private static void fail(String message) {
@@ -699,7 +859,66 @@ final class PrefixIndex implements BlockView {
 
   @Override
   public boolean evictable(int block) {
-    return live(block) && (flags[block] & F_EVICTABLE) != 0;
+    return evictableIn(block, 0);
+  }
+
+  /** The view of tier {@code t}'s evictor: {@link #evictable} answers for that tier. */
+  BlockView view(int t) {
+    return views[t];
+  }
+
+  /** A {@link BlockView} whose evictability is one tier's. */
+  private final class TierView implements BlockView {
+    private final int tier;
+
+    TierView(int tier) {
+      this.tier = tier;
+    }
+
+    @Override
+    public long now() {
+      return PrefixIndex.this.now();
+    }
+
+    @Override
+    public long fingerprint(int block) {
+      return keyLo[block];
+    }
+
+    @Override
+    public int token(int block, int index) {
+      return PrefixIndex.this.token(block, index);
+    }
+
+    @Override
+    public long lastAccess(int block) {
+      return lastAccess[block];
+    }
+
+    @Override
+    public int hits(int block) {
+      return hits[block];
+    }
+
+    @Override
+    public int priority(int block) {
+      return priority[block];
+    }
+
+    @Override
+    public int depth(int block) {
+      return depth[block];
+    }
+
+    @Override
+    public boolean dead(int block) {
+      return (flags[block] & F_DEAD) != 0;
+    }
+
+    @Override
+    public boolean evictable(int block) {
+      return evictableIn(block, tier);
+    }
   }
 
   static int defaultPriority() {

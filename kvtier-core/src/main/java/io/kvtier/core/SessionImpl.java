@@ -69,9 +69,7 @@ final class SessionImpl implements Session {
       cache.index.pin(tail);
       pinned = tail;
     }
-    long now = cache.ticker.read();
-    long nanos = ttl.toNanos();
-    pinUntil = Long.MAX_VALUE - now < nanos ? Long.MAX_VALUE : now + nanos;
+    pinUntil = KvCacheImpl.deadline(cache.ticker.read(), ttl);
     pinnedByPause = byPause;
     cache.schedulePinExpiry(this);
   }
@@ -176,6 +174,9 @@ final class SessionImpl implements Session {
   public int pinnedBlocks() {
     cache.lock.lock();
     try {
+      if (ended || cache.isClosed()) {
+        return 0;
+      }
       cache.tick();
       return pinned == PrefixIndex.NONE ? 0 : cache.index.depth(pinned);
     } finally {

@@ -1,0 +1,61 @@
+package io.kvtier.tools;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/** The {@code kvtier} command line. */
+public final class Main {
+
+  /** Exit code for a bad command line. */
+  public static final int USAGE = 2;
+
+  private Main() {}
+
+  /**
+   * Runs a subcommand and exits with its code.
+   *
+   * @param args the subcommand and its arguments
+   */
+  public static void main(String[] args) {
+    System.exit(run(args, System.out, System.err));
+  }
+
+  /**
+   * Runs a subcommand without exiting the JVM.
+   *
+   * @param args the subcommand and its arguments
+   * @param out where results go
+   * @param err where errors and usage go
+   * @return the exit code: 0 on success, {@value #USAGE} for a bad command line
+   */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    if (args.length == 0) {
+      usage(err);
+      return USAGE;
+    }
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    return switch (args[0]) {
+      case "demo" -> Demo.run(rest, out, err);
+      case "help", "-h", "--help" -> {
+        usage(out);
+        yield 0;
+      }
+      default -> {
+        err.println("kvtier: unknown command '" + args[0] + "'");
+        usage(err);
+        yield USAGE;
+      }
+    };
+  }
+
+  private static void usage(PrintStream to) {
+    to.println(
+        """
+        usage: kvtier <command> [options]
+
+        commands:
+          demo     a small agent-session engine loop on the DRAM tier; prints what it reused
+                   (kvtier demo --help for its options)
+          help     this text""");
+  }
+}

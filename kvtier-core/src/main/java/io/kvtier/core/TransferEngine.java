@@ -1,0 +1,285 @@
+package io.kvtier.core;
+
+import io.kvtier.KvTierException;
+import io.kvtier.spi.BlockRecord;
+import io.kvtier.spi.PageStore;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.PriorityBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Moves page bytes between tiers, off the cache's lock.
+ *
+ * <h2>Queues</h2>
+ *
+ * One queue per link (source tier, destination tier), ordered by {@link Priority} and then by
+ * submission: onboarding for a waiting request goes before prefetch, which goes before offload
+ * (write-through). Each link has its own worker threads, so a slow NVMe write never delays a
+ * DRAM-to-HBM onboarding. A task is a batch of page copies: a request's pages, or a run of blocks.
+ * Within a batch, pages that are contiguous in both tiers' memory are moved as one copy.
+ *
+ * <h2>Backpressure and cancellation</h2>
+ *
+ * A link admits at most {@code maxBytesInFlight} bytes of copies at once (a semaphore taken by the
+ * worker before it starts a task), so a burst of offloads cannot starve the memory bandwidth of
+ * onboarding on another link. Submitting never blocks: the cache submits under its lock. A task
+ * whose future was cancelled before it started is skipped.
+ *
+ * <h2>Safety</h2>
+ *
+ * The engine calls {@link #submit} only after it has protected both ends: the source page holds a
+ * reference (or its copy is marked busy) and the destination page is allocated but not yet visible
+ * in the index. It makes the destination visible, and drops the source protection, only when the
+ * task's future completes: a page is never freed at its source before its copy is complete, and
+ * never exposed at its destination before.
+ */
+final class TransferEngine implements AutoCloseable {
+
+  /** Who is waiting for a copy. */
+  enum Priority {
+    ONBOARD,
+    PREFETCH,
+    OFFLOAD
+  }
+
+  /** One page to copy; {@code record} identifies the block for verifying stores. */
+  record PageCopy(int srcSlot, int dstSlot, BlockRecord record) {}
+
+  private static final class Task implements Comparable<Task> {
+    final Priority priority;
+    final long seq;
+    final List<PageCopy> copies;
+    final CompletableFuture<Void> future = new CompletableFuture<>();
+
+    Task(Priority priority, long seq, List<PageCopy> copies) {
+      this.priority = priority;
+      this.seq = seq;
+      this.copies = copies;
+    }
+
+    @Override
+    public int compareTo(Task o) {
+      int c = priority.compareTo(o.priority);
+      return c != 0 ? c : Long.compare(seq, o.seq);
+    }
+  }
+
+  private final class Link {
+    final Tier src;
+    final Tier dst;
+    final PriorityBlockingQueue<Task> queue = new PriorityBlockingQueue<>();
+    final Semaphore inFlight;
+    final int permitBytes;
+    final Thread[] workers;
+
+    Link(Tier src, Tier dst, int workerCount) {
+      this.src = src;
+      this.dst = dst;
+      this.permitBytes = Math.max(1, src.store.pageBytes());
+      this.inFlight = new Semaphore((int) Math.max(1, maxBytesInFlight / permitBytes));
+      this.workers = new Thread[workerCount];
+      for (int i = 0; i < workerCount; i++) {
+        workers[i] =
+            Thread.ofPlatform()
+                .daemon()
+                .name("kvtier-transfer-" + src.name + "-" + dst.name + "-" + i)
+                .start(this::run);
+      }
+    }
+
+    void run() {
+      while (!closed) {
+        Task t;
+        try {
+          t = queue.poll(100, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+          return;
+        }
+        if (t == null || t.future.isDone()) {
+          continue;
+        }
+        int permits = Math.min(inFlight.availablePermits() + 1, Math.max(1, t.copies.size()));
+        try {
+          inFlight.acquire(permits);
+        } catch (InterruptedException e) {
+          t.future.cancel(false);
+          return;
+        }
+        try {
+          copyNow(src, dst, t.copies);
+          t.future.complete(null);
+        } catch (Throwable e) {
+          t.future.completeExceptionally(e);
+        } finally {
+          inFlight.release(permits);
+        }
+      }
+    }
+  }
+
+  private final long maxBytesInFlight;
+  private final ConcurrentHashMap<Long, Link> links = new ConcurrentHashMap<>();
+  private final AtomicLong seq = new AtomicLong();
+  private volatile boolean closed;
+
+  TransferEngine(long maxBytesInFlight) {
+    this.maxBytesInFlight = maxBytesInFlight;
+  }
+
+  /** Queues a batch of copies from {@code src} to {@code dst}; never blocks. */
+  CompletableFuture<Void> submit(Tier src, Tier dst, Priority priority, List<PageCopy> copies) {
+    if (closed) {
+      return CompletableFuture.failedFuture(new KvTierException("the transfer engine is closed"));
+    }
+    Link link =
+        links.computeIfAbsent(((long) src.ordinal << 32) | dst.ordinal, k -> new Link(src, dst, 2));
+    Task t = new Task(priority, seq.incrementAndGet(), List.copyOf(copies));
+    link.queue.add(t);
+    return t.future;
+  }
+
+  /**
+   * Copies synchronously on the calling thread: for demotion during eviction, where the source page
+   * is freed right after.
+   *
+   * @throws VerificationFailedException if a verifying store found a different block or corruption
+   */
+  static void copyNow(Tier src, Tier dst, List<PageCopy> copies) {
+    PageStore from = src.store;
+    PageStore to = dst.store;
+    int pageBytes = Math.min(from.pageBytes(), to.pageBytes());
+    int i = 0;
+    while (i < copies.size()) {
+      PageCopy c = copies.get(i);
+      Optional<MemorySegment> s = from.segment(c.srcSlot());
+      Optional<MemorySegment> d = to.segment(c.dstSlot());
+      if (s.isPresent() && d.isPresent() && c.record() == null) {
+        // Batch a run of slots consecutive in both tiers into one copy when both stores can
+        // address the run as one segment.
+        int run = 1;
+        while (i + run < copies.size()
+            && copies.get(i + run).srcSlot() == c.srcSlot() + run
+            && copies.get(i + run).dstSlot() == c.dstSlot() + run
+            && copies.get(i + run).record() == null) {
+          run++;
+        }
+        while (run > 1) {
+          Optional<MemorySegment> sr = from.segment(c.srcSlot(), run);
+          Optional<MemorySegment> dr = to.segment(c.dstSlot(), run);
+          if (sr.isPresent() && dr.isPresent() && from.pageBytes() == to.pageBytes()) {
+            MemorySegment.copy(sr.get(), 0, dr.get(), 0, (long) run * pageBytes);
+            break;
+          }
+          run /= 2;
+        }
+        if (run == 1) {
+          MemorySegment.copy(s.get(), 0, d.get(), 0, pageBytes);
+        }
+        long bytes = (long) run * pageBytes;
+        src.bytesOut.add(bytes);
+        dst.bytesIn.add(bytes);
+        i += run;
+        continue;
+      }
+      if (d.isPresent()) {
+        if (!read(src, c, d.get().asSlice(0, pageBytes))) {
+          throw new VerificationFailedException(src, c);
+        }
+      } else if (s.isPresent()) {
+        write(dst, c, s.get().asSlice(0, pageBytes));
+      } else {
+        try (Arena arena = Arena.ofConfined()) {
+          MemorySegment staging = arena.allocate(pageBytes, 4096);
+          if (!read(src, c, staging)) {
+            throw new VerificationFailedException(src, c);
+          }
+          write(dst, c, staging);
+        }
+      }
+      src.bytesOut.add(pageBytes);
+      dst.bytesIn.add(pageBytes);
+      i++;
+    }
+  }
+
+  /** An I/O failure of one tier's store during a copy. */
+  static final class TierIoException extends KvTierException {
+    private static final long serialVersionUID = 1L;
+    final transient Tier tier;
+
+    TierIoException(Tier tier, RuntimeException cause) {
+      super("tier '" + tier.name + "' failed during a copy: " + cause.getMessage(), cause);
+      this.tier = tier;
+    }
+  }
+
+  private static boolean read(Tier t, PageCopy c, MemorySegment dst) {
+    try {
+      return t.store.readBlock(c.srcSlot(), c.record(), dst);
+    } catch (KvTierException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new TierIoException(t, e);
+    }
+  }
+
+  private static void write(Tier t, PageCopy c, MemorySegment src) {
+    try {
+      t.store.writeBlock(c.dstSlot(), c.record(), src);
+    } catch (KvTierException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new TierIoException(t, e);
+    }
+  }
+
+  /** A lower tier's page did not hold the block the index expected (corruption or collision). */
+  static final class VerificationFailedException extends KvTierException {
+    private static final long serialVersionUID = 1L;
+
+    final transient Tier tier;
+
+    VerificationFailedException(Tier tier, PageCopy c) {
+      super(
+          "tier '"
+              + tier.name
+              + "' slot "
+              + c.srcSlot()
+              + " failed verification for "
+              + c.record()
+              + ": counted as a miss");
+      this.tier = tier;
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    for (Link l : links.values()) {
+      for (Thread w : l.workers) {
+        w.interrupt();
+      }
+      Task t;
+      while ((t = l.queue.poll()) != null) {
+        t.future.cancel(false);
+      }
+    }
+    for (Link l : links.values()) {
+      for (Thread w : l.workers) {
+        try {
+          w.join(2000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+  }
+}
