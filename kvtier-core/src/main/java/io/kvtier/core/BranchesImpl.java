@@ -84,16 +84,19 @@ final class BranchesImpl implements Branches {
     if (!b.isOpenUnlocked()) {
       return;
     }
-    BranchPolicy policy = cache.config.branches();
-    if (policy.keepAsCache()) {
-      int full = b.tokenCount() / cache.tpb;
-      int candidates = full - b.committedBlocks();
-      int allowed = Math.min(candidates, cache.keptBranchBudget(b.sessionId()));
-      if (allowed > 0) {
-        int kept = b.publishUpTo(b.committedBlocks() + allowed, 0, true);
-        cache.chargeKeptBranchBlocks(b.sessionId(), b.tail(), kept);
-      }
-    }
+    // Only what the branch committed holds computed KV; its uncommitted pages are just freed.
+    int own = b.committedBlocks() - b.forkCommitted();
+    int tail = b.tail();
+    long fp = tail == PrefixIndex.NONE ? 0 : cache.index.fingerprint(tail);
     b.release();
+    if (own <= 0) {
+      return;
+    }
+    BranchPolicy policy = cache.config.branches();
+    int keep = 0;
+    if (policy.keepAsCache()) {
+      keep = Math.max(0, Math.min(own, cache.keptBranchBudget(b.sessionId())));
+    }
+    cache.discardChain(b.sessionId(), tail, fp, own, keep);
   }
 }

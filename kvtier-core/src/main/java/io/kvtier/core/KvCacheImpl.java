@@ -242,6 +242,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   @Override
   public Warmth probe(Namespace namespace, int[] tokens, long salt) {
+    Objects.requireNonNull(namespace, "namespace");
+    Objects.requireNonNull(tokens, "tokens");
     lock.lock();
     try {
       ensureOpen();
@@ -1154,6 +1156,49 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
     }
     pendingOffload.clear();
+  }
+
+  /**
+   * Applies branch reclamation to the {@code count} blocks ending at {@code tail}: the deepest
+   * {@code count - keep} leave the cache now (as far as nothing else pins or extends them), the
+   * rest are marked dead. Returns the number kept as dead cache.
+   */
+  int discardChain(String sessionId, int tail, long fingerprint, int count, int keep) {
+    if (!index.sameBlock(tail, fingerprint)) {
+      return 0;
+    }
+    int b = tail;
+    int removed = 0;
+    while (removed < count - keep && !PrefixIndex.isRoot(b)) {
+      if (index.pins(b) != 0 || !index.isLeaf(b)) {
+        break;
+      }
+      int parent = index.parent(b);
+      for (Tier t : tiers) {
+        if (index.hasCopy(b, t.ordinal)) {
+          if (index.busy(b, t.ordinal)) {
+            return markDeadChain(sessionId, b, count - removed);
+          }
+          dropCopy(b, t, true);
+        }
+      }
+      removeFromIndex(b);
+      removed++;
+      b = parent;
+    }
+    return markDeadChain(sessionId, b, count - removed);
+  }
+
+  private int markDeadChain(String sessionId, int from, int n) {
+    int b = from;
+    int marked = 0;
+    for (int i = 0; i < n && !PrefixIndex.isRoot(b); i++) {
+      index.markDead(b);
+      marked++;
+      b = index.parent(b);
+    }
+    chargeKeptBranchBlocks(sessionId, from, marked);
+    return marked;
   }
 
   /** Blocks of discarded branches kept as cache, per session, as (id, fingerprint) pairs. */

@@ -46,6 +46,7 @@ final class LeaseImpl implements Lease {
   private int committedBlocks;
   private int tail = PrefixIndex.NONE;
   private boolean open = true;
+  private int forkCommitted;
   private final int[] perTier;
   private int[] pendingBlocks;
   private int[] pendingPositions;
@@ -113,6 +114,7 @@ final class LeaseImpl implements Lease {
     }
     this.committedBlocks = parent.committedBlocks;
     this.tail = parent.tail;
+    this.forkCommitted = parent.committedBlocks;
     if (tail != PrefixIndex.NONE) {
       cache.index.pin(tail);
     }
@@ -406,6 +408,11 @@ final class LeaseImpl implements Lease {
 
   int committedBlocks() {
     return committedBlocks;
+  }
+
+  /** Blocks the parent had committed when this branch was forked. */
+  int forkCommitted() {
+    return forkCommitted;
   }
 
   int tail() {

@@ -295,17 +295,39 @@ class KvCacheImplTest {
       l.extend();
       l.commit();
       Branches br = l.fork(3);
-      br.branch(0).extend(seq(100, 8));
-      br.branch(1).extend(seq(200, 8));
-      br.branch(2).extend(seq(300, 8));
+      for (int i = 0; i < 3; i++) {
+        br.branch(i).extend(seq(100 * (i + 1), 8));
+        br.branch(i).commit();
+      }
+      br.branch(2).extend(seq(900, 4)); // a block the branch never committed: never published
       br.keep(0).close();
     }
-    // two discarded branches of 2 blocks each; the cap keeps 3 of those 4 blocks
+    // two discarded branches of 2 committed blocks each; the cap keeps 3 of those 4 blocks,
+    // the first branch's whole path and the second branch's first block
     int kept =
         cache.probeTokens(NS, concat(seq(0, 8), seq(200, 8)), 0)
             + cache.probeTokens(NS, concat(seq(0, 8), seq(300, 8)), 0)
             - 16;
     assertThat(kept / T).isEqualTo(3);
+    assertThat(cache.probeTokens(NS, concat(concat(seq(0, 8), seq(300, 8)), seq(900, 4)), 0))
+        .isLessThanOrEqualTo(16);
+  }
+
+  @Test
+  void freeNow_removesADiscardedBranchsCommittedBlocks() {
+    cache(64);
+    try (Lease l = cache.acquire(Request.of(NS, seq(0, 8)))) {
+      l.extend();
+      l.commit();
+      Branches br = l.fork(2);
+      br.branch(0).extend(seq(100, 8));
+      br.branch(0).commit();
+      br.branch(1).extend(seq(200, 8));
+      br.branch(1).commit();
+      br.keep(0).close();
+    }
+    assertThat(cache.probeTokens(NS, concat(seq(0, 8), seq(100, 8)), 0)).isEqualTo(16);
+    assertThat(cache.probeTokens(NS, concat(seq(0, 8), seq(200, 8)), 0)).isEqualTo(8);
   }
 
   @Test
