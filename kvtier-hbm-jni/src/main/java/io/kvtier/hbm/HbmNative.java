@@ -190,7 +190,7 @@ final class HbmNative {
 
   private static boolean extracted(Path path) {
     return System.getProperty(LIBRARY_PATH_PROPERTY) == null
-        && path.getFileName().toString().startsWith("kvtier-");
+        && path.getFileName().toString().startsWith(tempPrefix());
   }
 
   private static void deleteIfExtracted(Path path) {
@@ -215,10 +215,15 @@ final class HbmNative {
       if (in == null) {
         return null;
       }
-      Path tmp = Files.createTempFile("kvtier-", "-" + fileName);
+      Path tmp = Files.createTempFile(tempPrefix(), "-" + fileName);
       Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
       return tmp;
     }
+  }
+
+  /** Prefix of this process's extracted libraries: {@code kvtier-<pid>-}. */
+  static String tempPrefix() {
+    return "kvtier-" + ProcessHandle.current().pid() + "-";
   }
 
   static String libraryName(String base) {

@@ -61,7 +61,7 @@ class HbmTierTest {
     HbmNative.get(HbmVariant.EMULATED);
     try (var files = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
       assertThat(files.map(p -> p.getFileName().toString()))
-          .noneMatch(n -> n.startsWith("kvtier-") && n.endsWith("kvtier_hbm_emulated.so"));
+          .noneMatch(n -> n.startsWith(HbmNative.tempPrefix()));
     }
   }
 
