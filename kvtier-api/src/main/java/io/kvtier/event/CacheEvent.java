@@ -19,7 +19,8 @@ public sealed interface CacheEvent
    * @param seq sequence number
    * @param namespace the namespace
    * @param key the block's key
-   * @param parent its parent's key ({@link BlockKey#ROOT} for a first block)
+   * @param parent its parent's key; for a first block, the key of its tree's root (the namespace,
+   *     adapter and tenant salt), which is never {@link BlockKey#ROOT}
    * @param tier the tier's name
    * @param tokens tokens in the block
    */

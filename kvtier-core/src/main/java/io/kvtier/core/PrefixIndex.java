@@ -86,12 +86,15 @@ final class PrefixIndex implements BlockView {
   private final int[] edgeLen;
   private final int[] children;
   private final char[] pins;
-  private final int[] depth;
   private final char[] hits;
   private final int tiers;
   private final int[][] slots;
   private final int[][] tierKids;
-  private final long[] lastAccess;
+
+  /** Last access in milliseconds since {@link #epochNanos}: 4 bytes instead of 8 per block. */
+  private final int[] lastAccess;
+
+  private long epochNanos;
   private final byte[] flags;
   private final byte[] state;
   private final byte[] priority;
@@ -134,12 +137,12 @@ final class PrefixIndex implements BlockView {
     this.edgeLen = new int[capacityBlocks];
     this.children = new int[capacityBlocks];
     this.pins = new char[capacityBlocks];
-    this.depth = new int[capacityBlocks];
     this.hits = new char[capacityBlocks];
     this.tiers = tiers;
     this.slots = new int[tiers][capacityBlocks];
     this.tierKids = tiers == 1 ? null : new int[tiers][capacityBlocks];
-    this.lastAccess = new long[capacityBlocks];
+    this.lastAccess = new int[capacityBlocks];
+    this.epochNanos = ticker.read();
     this.flags = new byte[capacityBlocks];
     this.state = new byte[capacityBlocks];
     this.priority = new byte[capacityBlocks];
@@ -245,7 +248,7 @@ final class PrefixIndex implements BlockView {
   void touch(int[] blocks, int n, long now) {
     for (int i = 0; i < n; i++) {
       int b = blocks[i];
-      lastAccess[b] = now;
+      lastAccess[b] = millis(now);
       if (hits[b] != Character.MAX_VALUE) {
         hits[b]++;
       }
@@ -345,7 +348,7 @@ final class PrefixIndex implements BlockView {
 
   private void reuse(int b, int position, long now, boolean dead, int[] outBlocks) {
     outBlocks[position] = b;
-    lastAccess[b] = now;
+    lastAccess[b] = millis(now);
     if ((flags[b] & F_DEAD) != 0 && !dead) {
       flags[b] &= ~F_DEAD;
       listener.deadChanged(b);
@@ -380,7 +383,7 @@ final class PrefixIndex implements BlockView {
         tierKids[t][id] = 0;
       }
     }
-    lastAccess[id] = now;
+    lastAccess[id] = millis(now);
     priority[id] = (byte) prio;
     flags[id] = (byte) (F_LIVE | (dead ? F_DEAD : 0));
     if (appendable && id == p + 1) {
@@ -388,7 +391,6 @@ final class PrefixIndex implements BlockView {
       link[id] = head;
       edgeLen[head]++;
       edgeLen[id] = 0;
-      depth[id] = depth[p] + 1;
     } else {
       flags[id] |= F_HEAD;
       link[id] = p;
@@ -396,10 +398,8 @@ final class PrefixIndex implements BlockView {
       childTable.put(p, BlockHasher.tokenHash64(tok, off, tpb), id);
       if (isRoot(p)) {
         rootChildren[rootIndex(p)]++;
-        depth[id] = 1;
       } else {
         children[p]++;
-        depth[id] = depth[p] + 1;
       }
     }
     liveBlocks++;
@@ -692,9 +692,9 @@ final class PrefixIndex implements BlockView {
 
   /** Bytes of index metadata per block of capacity, excluding token ids, from the arrays' sizes. */
   int metadataBytesPerBlock() {
-    // keys 16, link/edgeLen/children/depth 16, pins and hits 4, lastAccess 8, flags/state/priority
-    // 3, then per tier a slot (4) and, with more than one tier, a per-tier child count (4).
-    long perBlock = 16 + 16 + 4 + 8 + 3 + 4L * tiers + (tiers > 1 ? 4L * tiers : 0);
+    // keys 16, link/edgeLen/children 12, pins and hits 4, lastAccess 4, flags/state/priority 3,
+    // then per tier a slot (4) and, with more than one tier, a per-tier child count (4).
+    long perBlock = 16 + 12 + 4 + 4 + 3 + 4L * tiers + (tiers > 1 ? 4L * tiers : 0);
     long allocator = 12; // SlotAllocator boundary tags and run links
     long table = childTable.footprintBytes() / Math.max(1, capacity);
     return (int) (perBlock + allocator + table);
@@ -754,9 +754,9 @@ final class PrefixIndex implements BlockView {
           }
         }
       }
-      int d = isRoot(p) ? 1 : depth[p] + 1;
-      if (depth[b] != d) {
-        fail("block " + b + " has depth " + depth[b] + ", expected " + d);
+      int d = isRoot(p) ? 1 : depth(p) + 1;
+      if (depth(b) != d) {
+        fail("block " + b + " has depth " + depth(b) + ", expected " + d);
       }
       if (copyMask(b) == 0) {
         fail("block " + b + " is in the index but no tier holds a copy");
@@ -834,7 +834,7 @@ final class PrefixIndex implements BlockView {
 
   @Override
   public long lastAccess(int block) {
-    return lastAccess[block];
+    return nanosOf(lastAccess[block]);
   }
 
   @Override
@@ -847,9 +847,47 @@ final class PrefixIndex implements BlockView {
     return priority[block];
   }
 
+  /**
+   * Blocks from the root to {@code block}, counting it: derived from the edges on its path (one
+   * step per edge), so no per-block array is needed.
+   */
   @Override
   public int depth(int block) {
-    return depth[block];
+    int d = 0;
+    int x = block;
+    while (!isRoot(x)) {
+      int h = head(x);
+      d += x - h + 1;
+      x = link[h];
+    }
+    return d;
+  }
+
+  /** Milliseconds since the epoch of {@code nanos}, rebasing the epoch before an int overflows. */
+  private int millis(long nanos) {
+    long ms = Math.max(0, (nanos - epochNanos) / 1_000_000L);
+    if (ms >= REBASE_MILLIS) {
+      rebase();
+      ms = Math.max(0, (nanos - epochNanos) / 1_000_000L);
+    }
+    return (int) ms;
+  }
+
+  private long nanosOf(int millis) {
+    return epochNanos + millis * 1_000_000L;
+  }
+
+  /** Past this many milliseconds (about 12 days) the epoch moves forward by half of it. */
+  private static final long REBASE_MILLIS = 1L << 30;
+
+  private void rebase() {
+    int shift = (int) (REBASE_MILLIS / 2);
+    for (int b = 0; b < capacity; b++) {
+      if ((flags[b] & F_LIVE) != 0) {
+        lastAccess[b] = Math.max(0, lastAccess[b] - shift);
+      }
+    }
+    epochNanos += shift * 1_000_000L;
   }
 
   @Override
@@ -892,7 +930,7 @@ final class PrefixIndex implements BlockView {
 
     @Override
     public long lastAccess(int block) {
-      return lastAccess[block];
+      return nanosOf(lastAccess[block]);
     }
 
     @Override
@@ -907,7 +945,7 @@ final class PrefixIndex implements BlockView {
 
     @Override
     public int depth(int block) {
-      return depth[block];
+      return PrefixIndex.this.depth(block);
     }
 
     @Override

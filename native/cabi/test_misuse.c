@@ -1,0 +1,265 @@
+/*
+ * Misuse of the C ABI must come back as status codes, never as a crash: NULL pointers, negative
+ * lengths, forged, foreign, stale and double-released handles, a destroyed cache, buffers that are
+ * too small, threads that attach and exit, and two threads releasing one lease at once.
+ * Prints "test_misuse: OK checks=N" last and exits 0 when every check holds.
+ */
+#include "kvtier.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int checks;
+
+#define EXPECT(call, want)                                                                   \
+  do {                                                                                       \
+    int got_ = (call);                                                                       \
+    checks++;                                                                                \
+    if (got_ != (want)) {                                                                    \
+      fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", __FILE__,     \
+              __LINE__, #call, kvtier_status_name(got_), kvtier_status_name(want),           \
+              kvtier_last_error());                                                          \
+      exit(1);                                                                               \
+    }                                                                                        \
+  } while (0)
+
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    checks++;                                                                       \
+    if (!(cond)) {                                                                  \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);      \
+      exit(1);                                                                      \
+    }                                                                               \
+  } while (0)
+
+static const char *CONFIG =
+    "# a small cache: 16 tokens per block, 512-byte pages, 256 pages\n"
+    "layout.page_bytes=512\n"
+    "layout.tokens_per_block=16\n"
+    "tier.dram.capacity=128k\n";
+
+static const char *TINY =
+    "layout.page_bytes=512\n"
+    "layout.tokens_per_block=16\n"
+    "tier.dram.capacity=2k\n";
+
+static int32_t tokens[1024];
+
+static void *attach_and_exit(void *arg) {
+  kvtier_cache *cache = arg;
+  kvtier_stats st;
+  int rc = kvtier_stats_get(cache, &st);
+  return (void *)(intptr_t)(rc == KVTIER_OK ? 0 : 1);
+}
+
+struct race {
+  kvtier_lease *lease;
+  pthread_barrier_t *barrier;
+  int rc;
+};
+
+static void *release_racer(void *arg) {
+  struct race *r = arg;
+  pthread_barrier_wait(r->barrier);
+  r->rc = kvtier_lease_release(r->lease);
+  return NULL;
+}
+
+int main(void) {
+  for (int i = 0; i < 1024; i++) {
+    tokens[i] = 1000 + i;
+  }
+  kvtier_cache *cache = NULL, *other = NULL, *tiny = NULL;
+  kvtier_namespace *ns = NULL, *other_ns = NULL, *tiny_ns = NULL;
+  kvtier_session *session = NULL;
+  kvtier_lease *lease = NULL;
+  int32_t n = 0;
+
+  /* Argument checks that need no JVM. */
+  EXPECT(kvtier_cache_create(NULL, &cache), KVTIER_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(kvtier_last_error(), "config") != NULL);
+  EXPECT(kvtier_cache_create(CONFIG, NULL), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_acquire(NULL, NULL, NULL, 0, tokens, -1, &lease, NULL), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_acquire(NULL, NULL, NULL, 0, NULL, 5, &lease, NULL), KVTIER_ERR_INVALID_ARGUMENT);
+  CHECK(kvtier_abi_version() == KVTIER_ABI_VERSION);
+
+  /* Bad configurations name the key to fix. */
+  EXPECT(kvtier_cache_create("layout.page_bytes=512\nbogus=1\ntier.dram.capacity=1m\n", &cache),
+         KVTIER_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(kvtier_last_error(), "bogus") != NULL);
+  EXPECT(kvtier_cache_create("layout.page_bytes=512\n", &cache), KVTIER_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(kvtier_last_error(), "capacity") != NULL);
+  EXPECT(kvtier_cache_create("layout.page_bytes=512\ntier.dram.capacity=12q\n", &cache),
+         KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_cache_create("layout.page_bytes=512\ntier.dram.capacity=1m\neviction=fifo\n", &cache),
+         KVTIER_ERR_INVALID_ARGUMENT);
+
+  EXPECT(kvtier_cache_create(CONFIG, &cache), KVTIER_OK);
+  EXPECT(kvtier_cache_create(CONFIG, &other), KVTIER_OK);
+  EXPECT(kvtier_cache_create(TINY, &tiny), KVTIER_OK);
+  EXPECT(kvtier_namespace_open(cache, "llama", NULL, &ns), KVTIER_OK);
+  kvtier_namespace *again = NULL;
+  EXPECT(kvtier_namespace_open(cache, "llama", "", &again), KVTIER_OK);
+  CHECK(again == ns);
+  EXPECT(kvtier_namespace_open(other, "llama", NULL, &other_ns), KVTIER_OK);
+  EXPECT(kvtier_namespace_open(tiny, "llama", NULL, &tiny_ns), KVTIER_OK);
+  EXPECT(kvtier_namespace_open(cache, "", NULL, &again), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_session_open(cache, "s-1", &session), KVTIER_OK);
+  EXPECT(kvtier_session_open(cache, "", &session), KVTIER_ERR_INVALID_ARGUMENT);
+
+  /* NULL, forged and wrong-kind handles. */
+  EXPECT(kvtier_acquire(NULL, ns, NULL, 0, tokens, 64, &lease, NULL), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_acquire(cache, NULL, NULL, 0, tokens, 64, &lease, NULL), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_acquire((kvtier_cache *)ns, ns, NULL, 0, tokens, 64, &lease, NULL),
+         KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_acquire((kvtier_cache *)(uintptr_t)0xdeadbeefcafeULL, ns, NULL, 0, tokens, 64,
+                        &lease, NULL),
+         KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_acquire((kvtier_cache *)(uintptr_t)-1, ns, NULL, 0, tokens, 64, &lease, NULL),
+         KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_lease_release((kvtier_lease *)session), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_lease_extend(NULL), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_session_resume((kvtier_session *)cache), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_cache_destroy((kvtier_cache *)ns), KVTIER_ERR_BAD_HANDLE);
+  /* A namespace or session of another cache. */
+  EXPECT(kvtier_acquire(other, ns, NULL, 0, tokens, 64, &lease, NULL), KVTIER_ERR_BAD_HANDLE);
+  CHECK(strstr(kvtier_last_error(), "another cache") != NULL);
+  EXPECT(kvtier_acquire(other, other_ns, session, 0, tokens, 64, &lease, NULL),
+         KVTIER_ERR_BAD_HANDLE);
+
+  /* A lease through its life, with bad arguments along the way. */
+  int32_t cached = -1;
+  EXPECT(kvtier_acquire(cache, ns, session, 0, tokens, 100, &lease, &cached), KVTIER_OK);
+  CHECK(cached == 0);
+  EXPECT(kvtier_lease_extend(lease), KVTIER_OK);
+  EXPECT(kvtier_lease_block_count(lease, &n), KVTIER_OK);
+  CHECK(n == 7);
+  uint64_t table[16];
+  EXPECT(kvtier_lease_block_table(lease, table, 3, &n), KVTIER_ERR_BUFFER_TOO_SMALL);
+  CHECK(n == 7);
+  EXPECT(kvtier_lease_block_table(lease, NULL, 3, &n), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_block_table(lease, table, -1, &n), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_block_table(lease, table, 16, NULL), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_block_table(lease, table, 16, &n), KVTIER_OK);
+  CHECK(n == 7);
+  for (int i = 0; i < n; i++) {
+    CHECK(kvtier_page_tier(table[i]) == 0 && kvtier_page_generation(table[i]) >= 1);
+    for (int j = 0; j < i; j++) CHECK(kvtier_page_index(table[i]) != kvtier_page_index(table[j]));
+  }
+  EXPECT(kvtier_lease_commit(lease, 101), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_commit(lease, -2), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_append(lease, NULL, 3), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_append(lease, tokens + 100, -3), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_append(lease, tokens + 100, 28), KVTIER_OK);
+  EXPECT(kvtier_lease_commit(lease, -1), KVTIER_OK);
+  EXPECT(kvtier_lease_committed_tokens(lease, &n), KVTIER_OK);
+  CHECK(n == 128);
+  EXPECT(kvtier_lease_cached_tokens(lease, NULL), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_release(lease), KVTIER_OK);
+  EXPECT(kvtier_lease_release(lease), KVTIER_ERR_BAD_HANDLE);
+  CHECK(strstr(kvtier_last_error(), "stale") != NULL);
+  EXPECT(kvtier_lease_extend(lease), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_lease_token_count(lease, &n), KVTIER_ERR_BAD_HANDLE);
+
+  /* The committed prefix is found again; the tenant salt separates tenants. */
+  EXPECT(kvtier_probe(cache, ns, 0, tokens, 200, &n, NULL, 0), KVTIER_OK);
+  CHECK(n == 128);
+  int32_t per_tier[2] = {-1, -1};
+  EXPECT(kvtier_probe(cache, ns, 0, tokens, 200, &n, per_tier, 0), KVTIER_ERR_BUFFER_TOO_SMALL);
+  EXPECT(kvtier_probe(cache, ns, 0, tokens, 200, &n, per_tier, 2), KVTIER_OK);
+  CHECK(n == 128 && per_tier[0] == 8);
+  uint64_t salt_a = 0, salt_b = 0;
+  EXPECT(kvtier_tenant_salt("tenant-a", &salt_a), KVTIER_OK);
+  EXPECT(kvtier_tenant_salt("tenant-b", &salt_b), KVTIER_OK);
+  CHECK(salt_a != 0 && salt_a != salt_b);
+  EXPECT(kvtier_probe(cache, ns, salt_a, tokens, 200, &n, NULL, 0), KVTIER_OK);
+  CHECK(n == 0);
+  EXPECT(kvtier_probe(cache, ns, 0, NULL, 10, &n, NULL, 0), KVTIER_ERR_INVALID_ARGUMENT);
+
+  /* Sessions. */
+  EXPECT(kvtier_session_pause(session, 7, 10), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_session_pause(session, KVTIER_PAUSE_TOOL, -1), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_session_pause(session, KVTIER_PAUSE_TOOL, 10000), KVTIER_OK);
+  EXPECT(kvtier_session_pinned_blocks(session, &n), KVTIER_OK);
+  CHECK(n >= 1);
+  EXPECT(kvtier_session_resume(session), KVTIER_OK);
+  EXPECT(kvtier_session_pin(session, 0), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_session_priority(session, 101), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_session_priority(session, 80), KVTIER_OK);
+  EXPECT(kvtier_session_compacted(session), KVTIER_OK);
+  kvtier_session *second = NULL;
+  EXPECT(kvtier_session_open(cache, "s-1", &second), KVTIER_OK);
+  CHECK(second != session);
+  EXPECT(kvtier_session_close(second), KVTIER_OK);
+  EXPECT(kvtier_session_close(second), KVTIER_ERR_BAD_HANDLE);
+
+  /* Events and stats. */
+  kvtier_event evs[4];
+  uint64_t next = 0, missed = 0;
+  EXPECT(kvtier_events_poll(cache, 0, evs, 0, &n, &next, &missed), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_events_poll(cache, 0, NULL, 4, &n, &next, &missed), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_events_poll(cache, 0, evs, 4, &n, &next, &missed), KVTIER_OK);
+  CHECK(n == 4 && evs[0].type == KVTIER_EVENT_STORED && evs[0].ns == ns && evs[0].tier == 0);
+  CHECK(evs[0].tokens == 16 && (evs[0].key_hi | evs[0].key_lo) != 0);
+  CHECK(evs[1].parent_hi == evs[0].key_hi && evs[1].parent_lo == evs[0].key_lo);
+  CHECK(next == evs[3].seq + 1);
+  kvtier_stats st;
+  EXPECT(kvtier_stats_get(cache, NULL), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_stats_get(cache, &st), KVTIER_OK);
+  CHECK(st.lookups == 1 && st.cached_blocks == 8 && st.active_leases == 0 && st.n_tiers == 1);
+  CHECK(strcmp(st.tiers[0].name, "dram") == 0 && st.tiers[0].kind == KVTIER_TIER_DRAM);
+  CHECK(st.tiers[0].page_bytes == 512 && st.tiers[0].capacity_pages == 256);
+
+  /* No space: a four-page tier cannot hold a ten-page prompt; the lease stays usable. */
+  EXPECT(kvtier_acquire(tiny, tiny_ns, NULL, 0, tokens, 160, &lease, NULL), KVTIER_OK);
+  EXPECT(kvtier_lease_extend(lease), KVTIER_ERR_NO_SPACE);
+  EXPECT(kvtier_lease_token_count(lease, &n), KVTIER_OK);
+  CHECK(n == 0);
+  EXPECT(kvtier_lease_release(lease), KVTIER_OK);
+
+  /* Threads that attach on first use and detach when they exit. */
+  for (int i = 0; i < 32; i++) {
+    pthread_t t;
+    void *ret = NULL;
+    CHECK(pthread_create(&t, NULL, attach_and_exit, cache) == 0);
+    CHECK(pthread_join(t, &ret) == 0);
+    CHECK(ret == NULL);
+  }
+
+  /* Two threads release one lease: exactly one succeeds. */
+  for (int i = 0; i < 16; i++) {
+    EXPECT(kvtier_acquire(cache, ns, NULL, 0, tokens, 64, &lease, NULL), KVTIER_OK);
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, 2);
+    struct race a = {lease, &barrier, 99}, b = {lease, &barrier, 99};
+    pthread_t ta, tb;
+    CHECK(pthread_create(&ta, NULL, release_racer, &a) == 0);
+    CHECK(pthread_create(&tb, NULL, release_racer, &b) == 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&barrier);
+    CHECK((a.rc == KVTIER_OK) != (b.rc == KVTIER_OK));
+    CHECK(a.rc == KVTIER_ERR_BAD_HANDLE || b.rc == KVTIER_ERR_BAD_HANDLE);
+  }
+
+  /* A destroyed cache: its lease reports CLOSED and can still be released; the rest is stale. */
+  EXPECT(kvtier_acquire(other, other_ns, NULL, 0, tokens, 64, &lease, NULL), KVTIER_OK);
+  EXPECT(kvtier_cache_destroy(other), KVTIER_OK);
+  EXPECT(kvtier_cache_destroy(other), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_lease_extend(lease), KVTIER_ERR_CLOSED);
+  EXPECT(kvtier_lease_release(lease), KVTIER_OK);
+  EXPECT(kvtier_acquire(other, other_ns, NULL, 0, tokens, 64, &lease, NULL), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_namespace_open(other, "llama", NULL, &other_ns), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_stats_get(other, &st), KVTIER_ERR_BAD_HANDLE);
+
+  EXPECT(kvtier_session_end(session), KVTIER_OK);
+  EXPECT(kvtier_session_end(session), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_cache_destroy(tiny), KVTIER_OK);
+  EXPECT(kvtier_cache_destroy(cache), KVTIER_OK);
+  EXPECT(kvtier_session_resume(session), KVTIER_ERR_BAD_HANDLE);
+
+  printf("test_misuse: OK checks=%d\n", checks);
+  return 0;
+}
