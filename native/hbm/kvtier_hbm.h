@@ -72,6 +72,9 @@ extern "C" {
 #define KVT_HBM_E_CUDA (-7)           /* any other CUDA error; kvt_hbm_last_error has its name */
 #define KVT_HBM_E_INTERNAL (-8)       /* a bug in the shim */
 
+/* kvt_hbm_stream_set_delay: hold copies until the delay is changed. */
+#define KVT_HBM_DELAY_PAUSE UINT64_MAX
+
 /* Copy modes for kvt_hbm_stream_set_copy_mode. The emulated build always uses memcpy. */
 #define KVT_HBM_COPY_AUTO 0   /* batch where the runtime has it, else memcpy */
 #define KVT_HBM_COPY_MEMCPY 1 /* one cudaMemcpyAsync per coalesced piece */
@@ -152,7 +155,9 @@ KVT_HBM_EXPORT int kvt_hbm_stream_synchronize(kvt_hbm_stream *stream);
 KVT_HBM_EXPORT int kvt_hbm_stream_set_copy_mode(kvt_hbm_stream *stream, int mode);
 /**
  * Testing hook: every later copy call on the stream starts `nanos` after the stream reaches it.
- * Emulated build only (KVT_HBM_E_UNSUPPORTED on cuda).
+ * KVT_HBM_DELAY_PAUSE instead holds every copy the stream reaches until another delay is set, so a
+ * test can keep a copy in flight for as long as it needs without depending on timing. Emulated
+ * build only (KVT_HBM_E_UNSUPPORTED on cuda).
  */
 KVT_HBM_EXPORT int kvt_hbm_stream_set_delay(kvt_hbm_stream *stream, uint64_t nanos);
 

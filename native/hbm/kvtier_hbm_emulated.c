@@ -11,7 +11,8 @@
  * ones. An event is (stream, sequence number of the last operation submitted before it); it has
  * completed when the stream's `completed` reaches that number. A wait operation blocks its worker
  * until the other stream gets there. kvt_hbm_stream_set_delay makes each later copy operation sleep
- * before it moves any byte, so a test can hold a copy in flight for as long as it likes.
+ * before it moves any byte, or (KVT_HBM_DELAY_PAUSE) holds every copy until the delay is changed,
+ * so a test can keep a copy in flight for as long as it likes.
  *
  * Streams are reference-counted: events and pending waits hold a reference, so an event may
  * outlive its stream as a CUDA event can.
@@ -333,6 +334,7 @@ struct kvt_hbm_stream {
   emu_op *head, *tail;
   uint64_t submitted, completed;
   uint64_t delay_ns;
+  int paused; /* KVT_HBM_DELAY_PAUSE is set: copies wait before they start */
   int stop;
   pthread_t worker;
 };
@@ -387,6 +389,9 @@ static void *emu_worker(void *arg) {
       break;
     }
     emu_op *op = s->head;
+    while (op->kind == OP_COPY && s->paused && !s->stop) {
+      pthread_cond_wait(&s->cv, &s->mu);
+    }
     pthread_mutex_unlock(&s->mu);
     emu_run(op);
     pthread_mutex_lock(&s->mu);
@@ -417,7 +422,7 @@ static int emu_submit(kvt_hbm_stream *s, emu_op *op) {
     free(op);
     return kvt_fail(KVT_HBM_E_CLOSED, "stream is being destroyed");
   }
-  if (op->kind == OP_COPY) {
+  if (op->kind == OP_COPY && !s->paused) {
     op->delay_ns = s->delay_ns;
   }
   op->next = NULL;
@@ -500,7 +505,9 @@ KVT_HBM_EXPORT int kvt_hbm_stream_set_delay(kvt_hbm_stream *s, uint64_t nanos) {
     return kvt_fail(KVT_HBM_E_INVALID, "stream_set_delay: null stream");
   }
   pthread_mutex_lock(&s->mu);
-  s->delay_ns = nanos;
+  s->paused = nanos == KVT_HBM_DELAY_PAUSE;
+  s->delay_ns = s->paused ? 0 : nanos;
+  pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
   return KVT_HBM_OK;
 }

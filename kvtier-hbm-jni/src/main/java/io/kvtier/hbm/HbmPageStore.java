@@ -701,6 +701,14 @@ public final class HbmPageStore implements PageStore {
     in.setDelay(nanos);
   }
 
+  /**
+   * Holds every copy that reaches the host-to-device stream until {@link #delayIncoming(long)} is
+   * called again (emulated build only).
+   */
+  void pauseIncoming() {
+    in.setDelay(-1L); // KVT_HBM_DELAY_PAUSE, UINT64_MAX
+  }
+
   /** Delays every later copy on the device-to-host stream (emulated build only). */
   void delayOutgoing(long nanos) {
     out.setDelay(nanos);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -21,10 +22,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Ordering under asynchrony, proved on the emulated device by holding copies in flight with an
- * injected delay: a page is never observed, or handed out as ready, before its copy completed, and
- * a copy out of a page is never overwritten by the next write into it. Without the store's
- * cross-stream waits each of these would fail (see {@link
+ * Ordering under asynchrony, proved on the emulated device by holding copies in flight (paused
+ * until the test releases them, or delayed): a page is never observed, or handed out as ready,
+ * before its copy completed, and a copy out of a page is never overwritten by the next write into
+ * it. Without the store's cross-stream waits each of these would fail (see {@link
  * #withoutOrdering_aReadRacesADelayedWrite_andSeesOldBytes()}), which is the bug class of vLLM
  * issue #45704.
  */
@@ -32,6 +33,7 @@ class HbmOrderingTest {
 
   private static final int PAGE = 64 * 1024;
   private static final long DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(300);
+  private static final long RESUME_AFTER_MILLIS = 200;
 
   private HbmPageStore store;
   private Arena arena;
@@ -61,61 +63,80 @@ class HbmOrderingTest {
   void withoutOrdering_aReadRacesADelayedWrite_andSeesOldBytes() throws Exception {
     long slot = store.allocate(-1);
     store.write(slot, filled(arena, PAGE, 1));
-    store.delayIncoming(DELAY_NANOS);
-    MemorySegment next = filled(arena, PAGE, 2);
-    MemorySegment back = filled(arena, PAGE, 0);
-    // Raw copies carry no hazard tracking: the device-to-host stream does not wait.
-    long page = store.deviceAddress(slot, 0);
-    CompletableFuture<Void> write = store.rawAsync(page, next.address(), PAGE / 8, true);
-    store.rawAsync(back.address(), page, PAGE / 8, false).get(5, TimeUnit.SECONDS);
-    assertThat(write).isNotDone();
-    assertThat(back.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte) 1);
-    write.get(5, TimeUnit.SECONDS);
+    store.pauseIncoming();
+    try {
+      MemorySegment next = filled(arena, PAGE, 2);
+      MemorySegment back = filled(arena, PAGE, 0);
+      // Raw copies carry no hazard tracking: the device-to-host stream does not wait.
+      long page = store.deviceAddress(slot, 0);
+      CompletableFuture<Void> write = store.rawAsync(page, next.address(), PAGE / 8, true);
+      store.rawAsync(back.address(), page, PAGE / 8, false).get(5, TimeUnit.SECONDS);
+      assertThat(write).isNotDone();
+      assertThat(back.get(ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte) 1);
+      store.delayIncoming(0);
+      write.get(5, TimeUnit.SECONDS);
+    } finally {
+      store.delayIncoming(0);
+    }
   }
 
   @Test
-  void read_rightAfterADelayedWrite_returnsTheNewBytes_onlyOnceTheWriteCompleted()
-      throws Exception {
+  void read_rightAfterAHeldWrite_returnsTheNewBytes_onlyOnceTheWriteCompleted() throws Exception {
     long slot = store.allocate(-1);
     store.write(slot, filled(arena, PAGE, 1));
-    store.delayIncoming(DELAY_NANOS);
-    MemorySegment next = random(arena, PAGE, 42);
-    CompletableFuture<Void> write = store.writeAsync(slot, next);
-    assertThat(write).isNotDone();
-    assertThat(store.isReady(slot)).isFalse();
+    store.pauseIncoming();
+    AtomicLong resumedAt = new AtomicLong();
+    Thread resumer =
+        Thread.ofPlatform()
+            .unstarted(
+                () -> {
+                  try {
+                    Thread.sleep(RESUME_AFTER_MILLIS);
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                  resumedAt.set(System.nanoTime());
+                  store.delayIncoming(0);
+                });
+    try {
+      MemorySegment next = random(arena, PAGE, 42);
+      CompletableFuture<Void> write = store.writeAsync(slot, next);
+      assertThat(write).isNotDone();
+      assertThat(store.isReady(slot)).isFalse();
 
-    MemorySegment back = filled(arena, PAGE, 0);
-    long start = System.nanoTime();
-    store.read(slot, back);
-    long waited = System.nanoTime() - start;
+      MemorySegment back = filled(arena, PAGE, 0);
+      resumer.start();
+      store.read(slot, back); // blocks until the held write has completed
+      long returnedAt = System.nanoTime();
 
-    assertThat(back.mismatch(next)).as("first differing byte").isEqualTo(-1L);
-    assertThat(waited).isGreaterThan(DELAY_NANOS / 2);
-    write.get(5, TimeUnit.SECONDS);
-    assertThat(store.isReady(slot)).isTrue();
+      assertThat(back.mismatch(next)).as("first differing byte").isEqualTo(-1L);
+      assertThat(resumedAt.get())
+          .as("the write was released before the read returned")
+          .isPositive();
+      assertThat(returnedAt).isGreaterThanOrEqualTo(resumedAt.get());
+      write.get(5, TimeUnit.SECONDS);
+      assertThat(store.isReady(slot)).isTrue();
+    } finally {
+      resumer.join();
+      store.delayIncoming(0);
+    }
   }
 
   @Test
-  void readAsync_afterADelayedWrite_completesAfterIt_withTheNewBytes() throws Exception {
+  void readAsync_afterADelayedWrite_returnsTheNewBytes() throws Exception {
     long[] slots = {store.allocate(-1), store.allocate(-1), store.allocate(-1)};
     store.delayIncoming(DELAY_NANOS);
     MemorySegment[] pages = new MemorySegment[slots.length];
     for (int i = 0; i < slots.length; i++) {
       pages[i] = random(arena, PAGE, i);
     }
-    AtomicLong writeDone = new AtomicLong();
-    AtomicLong readDone = new AtomicLong();
-    CompletableFuture<Void> write =
-        store.writeAsync(slots, pages).thenRun(() -> writeDone.set(System.nanoTime()));
+    CompletableFuture<Void> write = store.writeAsync(slots, pages);
     MemorySegment packed = filled(arena, (long) slots.length * PAGE, 0);
-    CompletableFuture<Void> read =
-        store.readAsync(slots, packed).thenRun(() -> readDone.set(System.nanoTime()));
-    read.get(5, TimeUnit.SECONDS);
-    write.get(5, TimeUnit.SECONDS);
+    store.readAsync(slots, packed).get(5, TimeUnit.SECONDS);
     for (int i = 0; i < slots.length; i++) {
       assertThat(packed.asSlice((long) i * PAGE, PAGE).mismatch(pages[i])).isEqualTo(-1L);
     }
-    assertThat(readDone.get()).isGreaterThanOrEqualTo(writeDone.get() - 1_000_000);
+    write.get(5, TimeUnit.SECONDS);
   }
 
   @Test
@@ -123,19 +144,25 @@ class HbmOrderingTest {
     long a = store.allocate(-1);
     long b = store.allocate(a + 1);
     long idle = store.allocate(b + 1);
-    store.delayIncoming(DELAY_NANOS);
-    CompletableFuture<Void> write =
-        store.writeAsync(
-            new long[] {a, b},
-            new MemorySegment[] {random(arena, PAGE, 1), random(arena, PAGE, 2)});
-    CompletableFuture<Void> ready = store.whenReady(a, b, idle);
-    assertThat(store.whenReady(idle)).isDone();
-    Thread.sleep(DELAY_NANOS / 3_000_000);
-    assertThat(ready).as("ready while the copy is still delayed").isNotDone();
-    assertThat(write).isNotDone();
-    ready.get(5, TimeUnit.SECONDS);
-    assertThat(store.isReady(a)).isTrue();
-    assertThat(store.isReady(b)).isTrue();
+    store.pauseIncoming();
+    try {
+      CompletableFuture<Void> write =
+          store.writeAsync(
+              new long[] {a, b},
+              new MemorySegment[] {random(arena, PAGE, 1), random(arena, PAGE, 2)});
+      CompletableFuture<Void> ready = store.whenReady(a, b, idle);
+      assertThat(store.whenReady(idle)).isDone();
+      Thread.sleep(RESUME_AFTER_MILLIS);
+      assertThat(ready).as("ready while the copy is still held").isNotDone();
+      assertThat(write).isNotDone();
+      assertThat(store.isReady(a)).isFalse();
+      store.delayIncoming(0);
+      ready.get(5, TimeUnit.SECONDS);
+      assertThat(store.isReady(a)).isTrue();
+      assertThat(store.isReady(b)).isTrue();
+    } finally {
+      store.delayIncoming(0);
+    }
   }
 
   @Test
