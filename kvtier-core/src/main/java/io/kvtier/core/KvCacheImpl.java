@@ -566,6 +566,61 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
     }
     stuck.clear();
+    reaped = false;
+  }
+
+  /** Whether this allocation already swept the index for unreadable blocks. */
+  private boolean reaped;
+
+  /**
+   * Removes the blocks that only degraded tiers hold, as far as they are unpinned leaves and no
+   * transfer reads them, walking up to parents that become such leaves. A degraded tier is never
+   * evicted from, so without this its blocks would stay in the tree for good and keep their
+   * ancestors' copies in the healthy tiers from ever being evicted (they are not leaves, and the
+   * tier below cannot take them): the top tier would fill with blocks it can neither demote nor
+   * drop. Runs at most once per allocation, and only while a tier is degraded; O(capacity).
+   *
+   * @return the number of blocks removed
+   */
+  private int reapUnreadable() {
+    int usable = usableMask();
+    if (reaped || usable == (1 << tiers.length) - 1) {
+      return 0;
+    }
+    reaped = true;
+    int removed = 0;
+    for (int b = 0; b < index.capacity(); b++) {
+      int x = b;
+      while (!PrefixIndex.isRoot(x) && unreadableLeaf(x, usable)) {
+        int parent = index.parent(x);
+        for (Tier t : tiers) {
+          if (index.hasCopy(x, t.ordinal)) {
+            t.evictions++;
+            dropCopy(x, t, true);
+          }
+        }
+        removeFromIndex(x);
+        evictedBlocks++;
+        removed++;
+        x = parent;
+      }
+    }
+    return removed;
+  }
+
+  private boolean unreadableLeaf(int b, int usable) {
+    if (!index.live(b) || (index.copyMask(b) & usable) != 0) {
+      return false;
+    }
+    if (index.pins(b) != 0 || !index.isLeaf(b)) {
+      return false;
+    }
+    for (Tier t : tiers) {
+      if (index.busy(b, t.ordinal)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Evicts one block from the top tier. */
@@ -575,8 +630,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   /**
    * Evicts one copy from tier {@code t}: dead blocks first, then the evictor's choice. A copy that
-   * another tier also holds is dropped; a last copy is demoted to the next tier if admitted there,
-   * else the block leaves the cache.
+   * another tier also holds is dropped; a last copy is demoted to the next usable tier if admitted
+   * there, else the block leaves the cache.
    */
   boolean evictOne(Tier t) {
     int victim = t.dead.size() > 0 ? t.dead.peek() : t.evictor.victim();
@@ -596,11 +651,20 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     int others = index.copyMask(victim) & ~(1 << t.ordinal);
     if (others == 0 && t.ordinal + 1 < tiers.length) {
       boolean leaf = index.isLeaf(victim) && index.pins(victim) == 0;
-      if (demote(victim, t, tiers[t.ordinal + 1], !leaf)) {
+      // Demote past a degraded tier: it takes nothing, and without this the tiers below it
+      // would never be allocated in, so nothing there would ever be evicted.
+      Tier below = tiers[t.ordinal + 1];
+      for (int k = t.ordinal + 1; k < tiers.length; k++) {
+        if (tiers[k].usable()) {
+          below = tiers[k];
+          break;
+        }
+      }
+      if (demote(victim, t, below, !leaf)) {
         t.evictions++;
         return true;
       }
-      if (!leaf) {
+      if (!leaf && !(reapUnreadable() > 0 && index.isLeaf(victim) && index.pins(victim) == 0)) {
         // An interior block whose descendants live below: it cannot be lost, and the tier below
         // cannot take it now. Keep it out of this allocation's way and try another victim.
         index.setBusy(victim, t.ordinal, true);
@@ -855,6 +919,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
       int from = Integer.numberOfTrailingZeros(index.copyMask(b) & usableMask() & ~1);
       if (from >= tiers.length) {
+        abandonOnboarding(batchBlocks);
         return CompletableFuture.failedFuture(
             new KvTierException("block at position " + pos + " is no longer in any usable tier"));
       }
@@ -863,6 +928,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       long dst = allocateIn(top, prev);
       if (dst == PageHandle.NONE) {
         index.setBusy(b, from, false);
+        abandonOnboarding(batchBlocks);
         return CompletableFuture.failedFuture(
             new io.kvtier.OutOfPagesException(
                 "tier '" + top.name + "' has no page to onboard into: every page is pinned"));
@@ -937,6 +1003,20 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       waits.add(landed);
     }
     return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new));
+  }
+
+  /**
+   * Undoes the copies an {@link #onboard} call prepared but never submitted: their sources are no
+   * longer busy and their destination pages go back to the top tier.
+   */
+  private void abandonOnboarding(Map<Tier, List<int[]>> prepared) {
+    for (Map.Entry<Tier, List<int[]>> e : prepared.entrySet()) {
+      for (int[] x : e.getValue()) {
+        index.setBusy(x[0], e.getKey().ordinal, false);
+        top.inFlight(x[2], -1);
+        top.pages.release(PageHandle.of(0, x[3] & PageHandle.MAX_GENERATION, x[2]));
+      }
+    }
   }
 
   /** A lower tier's copy failed verification: forget it (and the block, if it was the last). */

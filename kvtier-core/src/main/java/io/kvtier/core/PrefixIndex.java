@@ -3,7 +3,6 @@ package io.kvtier.core;
 import io.kvtier.Namespace;
 import io.kvtier.Request;
 import io.kvtier.spi.BlockView;
-import io.kvtier.spi.SlotAllocator;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -23,7 +22,7 @@ import java.util.Map;
  * sit at {@code tokens[b * T .. (b + 1) * T)}. So a prefix inserted as one run is one edge, its
  * tokens are contiguous, and matching it is one vectorised {@link Arrays#mismatch(int[], int, int,
  * int[], int, int)} over the request's tokens: no hashing and no random access per block. Ids are
- * taken from a {@link SlotAllocator} with the previous id + 1 as hint, which keeps runs contiguous.
+ * taken from an {@link IdAllocator} with the previous id + 1 as hint, which keeps runs contiguous.
  *
  * <pre>
  *   root ──child table──▶ edge [h .. h+n)  ──child table──▶ edge [h2 .. h2+m)
@@ -99,7 +98,7 @@ final class PrefixIndex implements BlockView {
   private final byte[] state;
   private final byte[] priority;
   private final TierView[] views;
-  private final SlotAllocator ids;
+  private final IdAllocator ids;
   private final ChildTable childTable;
   private final io.kvtier.Ticker ticker;
   private Listener listener;
@@ -150,7 +149,7 @@ final class PrefixIndex implements BlockView {
     for (int t = 0; t < tiers; t++) {
       views[t] = new TierView(t);
     }
-    this.ids = new SlotAllocator(capacityBlocks);
+    this.ids = new IdAllocator(capacityBlocks);
     this.childTable = new ChildTable(Math.min(capacityBlocks, 1 << 16));
     this.ticker = ticker;
   }
@@ -367,7 +366,7 @@ final class PrefixIndex implements BlockView {
       int position,
       boolean appendable) {
     int id = ids.allocate(isRoot(p) ? -1 : p + 1);
-    if (id == SlotAllocator.NO_SPACE) {
+    if (id == IdAllocator.NONE) {
       return NONE;
     }
     System.arraycopy(tok, off, tokens, id * tpb, tpb);
@@ -695,9 +694,8 @@ final class PrefixIndex implements BlockView {
     // keys 16, link/edgeLen/children 12, pins and hits 4, lastAccess 4, flags/state/priority 3,
     // then per tier a slot (4) and, with more than one tier, a per-tier child count (4).
     long perBlock = 16 + 12 + 4 + 4 + 3 + 4L * tiers + (tiers > 1 ? 4L * tiers : 0);
-    long allocator = 12; // SlotAllocator boundary tags and run links
-    long table = childTable.footprintBytes() / Math.max(1, capacity);
-    return (int) (perBlock + allocator + table);
+    long shared = ids.footprintBytes() + childTable.footprintBytes();
+    return (int) Math.round(perBlock + (double) shared / Math.max(1, capacity));
   }
 
   /**

@@ -27,10 +27,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <h2>Backpressure and cancellation</h2>
  *
- * A link admits at most {@code maxBytesInFlight} bytes of copies at once (a semaphore taken by the
- * worker before it starts a task), so a burst of offloads cannot starve the memory bandwidth of
- * onboarding on another link. Submitting never blocks: the cache submits under its lock. A task
- * whose future was cancelled before it started is skipped.
+ * A link admits at most {@code maxBytesInFlight} bytes of copies at once (a semaphore of one permit
+ * per page, taken by the worker before it copies; a task larger than the bound is copied in chunks
+ * of the bound), so a burst of offloads cannot starve the memory bandwidth of onboarding on another
+ * link. Submitting never blocks: the cache submits under its lock. A task whose future was
+ * cancelled before it started is skipped.
  *
  * <h2>Safety</h2>
  *
@@ -76,14 +77,15 @@ final class TransferEngine implements AutoCloseable {
     final Tier dst;
     final PriorityBlockingQueue<Task> queue = new PriorityBlockingQueue<>();
     final Semaphore inFlight;
-    final int permitBytes;
+    final int maxPermits;
     final Thread[] workers;
 
     Link(Tier src, Tier dst, int workerCount) {
       this.src = src;
       this.dst = dst;
-      this.permitBytes = Math.max(1, src.store.pageBytes());
-      this.inFlight = new Semaphore((int) Math.max(1, maxBytesInFlight / permitBytes));
+      int permitBytes = Math.max(1, src.store.pageBytes());
+      this.maxPermits = Math.clamp(maxBytesInFlight / permitBytes, 1, Integer.MAX_VALUE);
+      this.inFlight = new Semaphore(maxPermits);
       this.workers = new Thread[workerCount];
       for (int i = 0; i < workerCount; i++) {
         workers[i] =
@@ -105,20 +107,26 @@ final class TransferEngine implements AutoCloseable {
         if (t == null || t.future.isDone()) {
           continue;
         }
-        int permits = Math.min(inFlight.availablePermits() + 1, Math.max(1, t.copies.size()));
         try {
-          inFlight.acquire(permits);
+          // One permit per page; a task larger than the bound goes in chunks of the bound, so it
+          // neither waits for more permits than exist nor puts more bytes in flight than allowed.
+          List<PageCopy> copies = t.copies;
+          for (int from = 0; from < copies.size(); ) {
+            int n = Math.min(maxPermits, copies.size() - from);
+            inFlight.acquire(n);
+            try {
+              copyNow(src, dst, copies.subList(from, from + n));
+            } finally {
+              inFlight.release(n);
+            }
+            from += n;
+          }
+          t.future.complete(null);
         } catch (InterruptedException e) {
           t.future.cancel(false);
           return;
-        }
-        try {
-          copyNow(src, dst, t.copies);
-          t.future.complete(null);
         } catch (Throwable e) {
           t.future.completeExceptionally(e);
-        } finally {
-          inFlight.release(permits);
         }
       }
     }

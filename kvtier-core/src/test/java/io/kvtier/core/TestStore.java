@@ -9,17 +9,26 @@ import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.zip.CRC32C;
 
 /**
  * A lower tier for tests: DRAM pages behind the PageStore SPI without direct addressing, keeping a
- * verified record per slot (like NVMe), with injectable I/O errors and corruption, and a "disk"
- * that survives close so a new store can recover it.
+ * verified record and a checksum per slot (like NVMe), with injectable I/O errors and corruption, a
+ * gate that holds reads on transfer threads, and a "disk" that survives close so a new store can
+ * recover it. Reads and writes may come from several transfer threads at once, so the disk's maps
+ * are concurrent.
  */
 final class TestStore implements PageStore {
   /** What survives a restart: slot to (record, bytes). */
   static final class Disk {
-    final Map<Long, BlockRecord> records = new HashMap<>();
-    final Map<Long, byte[]> bytes = new HashMap<>();
+    final Map<Long, BlockRecord> records = new ConcurrentHashMap<>();
+    final Map<Long, byte[]> bytes = new ConcurrentHashMap<>();
+    final Map<Long, Long> checksums = new ConcurrentHashMap<>();
   }
 
   private final DramPageStore pages;
@@ -27,7 +36,11 @@ final class TestStore implements PageStore {
   private final Disk disk;
   volatile boolean failWrites;
   volatile boolean failReads;
-  int verifyFailures;
+
+  /** When set, reads on the cache's transfer threads wait for it (synchronous copies do not). */
+  volatile CountDownLatch readGate;
+
+  final AtomicInteger verifyFailures = new AtomicInteger();
 
   TestStore(String name, long capacityBytes, int pageBytes, Disk disk) {
     this.pages = new DramPageStore(name, capacityBytes, pageBytes);
@@ -60,10 +73,19 @@ final class TestStore implements PageStore {
     };
   }
 
+  /**
+   * Flips a byte of the slot on "disk" and in memory, as bit rot would: the checksum catches it.
+   */
   void corrupt(long slot) {
     byte[] b = disk.bytes.get(slot);
     b[0] ^= 0x5a;
     pages.segment(slot).orElseThrow().set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, b[0]);
+  }
+
+  static long checksum(MemorySegment bytes) {
+    CRC32C crc = new CRC32C();
+    crc.update(bytes.asByteBuffer());
+    return crc.getValue();
   }
 
   @Override
@@ -101,6 +123,8 @@ final class TestStore implements PageStore {
     pages.free(slot);
     disk.records.remove(slot);
     disk.bytes.remove(slot);
+    disk.checksums.remove(slot);
+    corrupted.remove(slot);
   }
 
   @Override
@@ -109,13 +133,27 @@ final class TestStore implements PageStore {
       throw new UncheckedIOException(new IOException("No space left on device"));
     }
     pages.write(slot, src);
-    disk.bytes.put(slot, src.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+    byte[] copy = src.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+    disk.checksums.put(slot, checksum(MemorySegment.ofArray(copy)));
+    disk.bytes.put(slot, copy);
+    corrupted.remove(slot);
   }
 
   @Override
   public void read(long slot, MemorySegment dst) {
     if (failReads) {
       throw new UncheckedIOException(new IOException("Input/output error"));
+    }
+    CountDownLatch gate = readGate;
+    if (gate != null && Thread.currentThread().getName().startsWith("kvtier-transfer-")) {
+      try {
+        if (!gate.await(30, TimeUnit.SECONDS)) {
+          throw new IllegalStateException("the read gate was never opened");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted at the read gate", e);
+      }
     }
     pages.read(slot, dst);
   }
@@ -129,21 +167,21 @@ final class TestStore implements PageStore {
   @Override
   public boolean readBlock(long slot, BlockRecord expected, MemorySegment dst) {
     read(slot, dst);
-    byte[] stored = disk.bytes.get(slot);
+    Long sum = disk.checksums.get(slot);
     boolean ok =
         expected.equals(disk.records.get(slot))
-            && stored != null
-            && MemorySegment.ofArray(stored).mismatch(dst.asSlice(0, stored.length)) == -1;
-    if (ok && stored[0] != dst.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0)) {
-      ok = false;
-    }
+            && sum != null
+            && dst.byteSize() == pageBytes()
+            && checksum(dst) == sum
+            && !corrupted.contains(slot);
     if (!ok) {
-      verifyFailures++;
+      verifyFailures.incrementAndGet();
     }
-    return ok && !corrupted.contains(slot);
+    return ok;
   }
 
-  final java.util.Set<Long> corrupted = new java.util.HashSet<>();
+  /** Slots whose next reads fail verification, until the slot is written or freed. */
+  final Set<Long> corrupted = ConcurrentHashMap.newKeySet();
 
   @Override
   public boolean verifiesBlocks() {

@@ -1,12 +1,15 @@
 /**
- * The CXL memory-pool tier. {@link io.kvtier.cxl.CxlTier} makes tier specs; today there is one,
- * {@link io.kvtier.cxl.CxlTier#file(String, java.nio.file.Path, long)}: a file (on tmpfs, a DAX
- * file system, or any file system) mapped read-write with the Foreign Function and Memory API and
- * sliced into pages. The pages stay in the file when the store closes.
+ * The CXL memory-pool tier. {@link io.kvtier.cxl.CxlTier} makes tier specs in three modes: a path
+ * ({@link io.kvtier.cxl.CxlTier#file}: a file on tmpfs, hugetlbfs, a DAX file system or any other,
+ * or a device-DAX node), anonymous memory bound to a NUMA node ({@link
+ * io.kvtier.cxl.CxlTier#numaNode}), and a pool shared between processes ({@link
+ * io.kvtier.cxl.CxlTier#sharedPool}, whose store is a {@link io.kvtier.cxl.SharedPool}).
  *
- * <p>What arrives later: a tier over a memory-only NUMA node (CXL Type 3 memory as Linux presents
- * it), a device-DAX tier, and a pool shared between processes, whose directory of which block sits
- * in which slot is a cross-process map beside the pool file (DESIGN §2, §9). Until then a pool file
- * is used by one store at a time, which an exclusive file lock enforces.
+ * <p>The first two are one store over one mapping ({@code MappedPageStore}), made with the Foreign
+ * Function and Memory API: {@code FileChannel.map} for files, and {@code mmap}, {@code mbind} and
+ * {@code flock} downcalls to libc ({@code Libc}) for devices and NUMA memory. The shared pool
+ * ({@code SharedPoolStore}) coordinates processes through compare-and-set on a header region of the
+ * pool file ({@code SharedPoolLayout}) and finds blocks through a Chronicle Map beside it ({@code
+ * ChronicleDirectory}); it alone needs Chronicle Map's runtime flags.
  */
 package io.kvtier.cxl;

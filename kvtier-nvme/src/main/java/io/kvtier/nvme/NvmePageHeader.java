@@ -1,14 +1,15 @@
 package io.kvtier.nvme;
 
-import io.kvtier.event.BlockKey;
+import io.kvtier.spi.BlockRecord;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.zip.CRC32C;
 
 /**
- * The header stored in front of every page on flash, format version {@value #VERSION}. All fields
- * are little-endian; the payload (the page's bytes) follows the header directly.
+ * The header stored with every page on flash, format version {@value #VERSION}. All fields are
+ * little-endian. The header names the block (its key, its parent's key, its root key and its token
+ * ids), so a reader can prove that the bytes it is about to serve are the block it asked for.
  *
  * <pre>
  * offset
@@ -23,27 +24,44 @@ import java.util.zip.CRC32C;
  *      +---------------------------------------------------------------+
  *   32 |                    parent key, low 64 bits                    |
  *      +-------------------------------+-------------------------------+
- *   40 |          token count          |         payload bytes         |
+ *   40 |       token count (n)         |  stored payload bytes         |
  *      +-------------------------------+-------------------------------+
- *   48 |          reserved, 0          |             CRC32C            |
+ *   48 |  header bytes (80 + 4n)       |  payload CRC32C               |
  *      +-------------------------------+-------------------------------+
- *   56 | payload: (payload bytes) bytes of page data ...
+ *   56 |                     root key, high 64 bits                    |
+ *      +---------------------------------------------------------------+
+ *   64 |                     root key, low 64 bits                     |
+ *      +-------------------------------+-------------------------------+
+ *   72 |  page bytes (before LZ4)      |  header CRC32C                |
+ *      +-------------------------------+-------------------------------+
+ *   80 | token id 0                    | token id 1                    |
+ *      | ...                           | token id n-1                  |
+ *      +-------------------------------+-------------------------------+
+ *      (80 + 4n: end of header)
  * </pre>
  *
- * <p>The CRC32C covers header bytes {@code [0, }{@value #CHECKSUM_OFFSET}{@code )} and then the
- * payload, so it detects a change anywhere in the record: in the payload, in the keys that say
- * which block this is, or in the checksum itself. Flags are 0 in version 1; bit 0 is reserved for
- * LZ4-compressed payloads.
+ * <p>Two checksums, both CRC32C. The <b>header CRC</b> covers every header byte except the two
+ * checksum fields, so warm restart can validate a page's identity without reading its payload. The
+ * <b>payload CRC</b> covers the payload as stored (compressed when flag {@link #FLAG_LZ4} is set),
+ * so a verified read checks it before decompressing. A page is intact when both match.
  *
- * <p>Reading follows the hot-path rule: {@link #check(MemorySegment, MemorySegment)} returns a
- * status ({@link #VALID}, {@link #BAD_MAGIC}, {@link #UNSUPPORTED_FORMAT}, {@link
- * #BAD_PAYLOAD_LENGTH}, {@link #BAD_CHECKSUM}) because a corrupt page is an expected outcome on
- * disk; exceptions are for a header segment that is too short, which is the caller's mistake.
+ * <p>Flags: bit 0 {@link #FLAG_LZ4}, the payload is an LZ4 block that decompresses to {@code page
+ * bytes}; bit 1 {@link #FLAG_UNTYPED}, the page was written without a block identity (keys and
+ * tokens are zero) and can be read back as bytes but never matched to a block. Other bits are 0.
+ *
+ * <p>Versions: version 1 (56 bytes: no root key, no token ids, a single CRC over header and
+ * payload) was never written by a store; it cannot prove a block's identity, so this reader reports
+ * it as {@link #UNSUPPORTED_FORMAT} instead of serving it.
+ *
+ * <p>Reading follows the hot-path rule: the checks return a status ({@link #VALID}, {@link
+ * #BAD_MAGIC}, {@link #UNSUPPORTED_FORMAT}, {@link #BAD_LENGTH}, {@link #BAD_CHECKSUM}) because a
+ * corrupt page is an expected outcome on disk; exceptions are for arguments that are the caller's
+ * mistake.
  */
 public final class NvmePageHeader {
 
-  /** Format version written by {@link #encode}; the only one {@link #check} accepts. */
-  public static final int VERSION = 1;
+  /** Format version written by {@link #encode}; the only one the checks accept. */
+  public static final int VERSION = 2;
 
   /** The bytes "KVTP" read as a little-endian int. */
   public static final int MAGIC = 0x5054564B;
@@ -72,19 +90,40 @@ public final class NvmePageHeader {
   /** Offset of the block's token count (4 bytes). */
   public static final int TOKEN_COUNT_OFFSET = 40;
 
-  /** Offset of the payload length (4 bytes, unsigned). */
+  /** Offset of the stored payload's length (4 bytes, unsigned): after compression, if any. */
   public static final int PAYLOAD_BYTES_OFFSET = 44;
 
-  /** Offset of the reserved word (4 bytes, 0 in version 1). */
-  public static final int RESERVED_OFFSET = 48;
+  /** Offset of the header's own length, {@code 80 + 4 * token count} (4 bytes). */
+  public static final int HEADER_BYTES_OFFSET = 48;
 
-  /** Offset of the CRC32C (4 bytes); the checksum covers everything before it and the payload. */
-  public static final int CHECKSUM_OFFSET = 52;
+  /** Offset of the CRC32C of the stored payload (4 bytes). */
+  public static final int PAYLOAD_CRC_OFFSET = 52;
 
-  /** Size of the header; the payload starts here. */
-  public static final int BYTES = 56;
+  /** Offset of the root key's high half (8 bytes). */
+  public static final int ROOT_HI_OFFSET = 56;
 
-  /** Status: the header is intact and describes the payload. */
+  /** Offset of the root key's low half (8 bytes). */
+  public static final int ROOT_LO_OFFSET = 64;
+
+  /** Offset of the page's length before compression (4 bytes). */
+  public static final int PAGE_BYTES_OFFSET = 72;
+
+  /** Offset of the CRC32C of the header, checksum fields excluded (4 bytes). */
+  public static final int HEADER_CRC_OFFSET = 76;
+
+  /** Offset of the first token id; token {@code i} is at {@code TOKENS_OFFSET + 4 * i}. */
+  public static final int TOKENS_OFFSET = 80;
+
+  /** Size of a header with no tokens: the fixed part. */
+  public static final int FIXED_BYTES = TOKENS_OFFSET;
+
+  /** Flag: the payload is LZ4-compressed. */
+  public static final int FLAG_LZ4 = 1;
+
+  /** Flag: the page carries bytes only, no block identity. */
+  public static final int FLAG_UNTYPED = 1 << 1;
+
+  /** Status: the header (and payload, where checked) is intact. */
   public static final int VALID = 0;
 
   /** Status: not a kvtier page header. */
@@ -93,12 +132,13 @@ public final class NvmePageHeader {
   /** Status: a format version or flags this reader does not know. */
   public static final int UNSUPPORTED_FORMAT = 2;
 
-  /** Status: the payload is not as long as the header says. */
-  public static final int BAD_PAYLOAD_LENGTH = 3;
+  /** Status: a length field is impossible, or the bytes are shorter than it says. */
+  public static final int BAD_LENGTH = 3;
 
-  /** Status: the checksum does not match: some byte of header or payload changed. */
+  /** Status: a checksum does not match: some byte of header or payload changed. */
   public static final int BAD_CHECKSUM = 4;
 
+  private static final int KNOWN_FLAGS = FLAG_LZ4 | FLAG_UNTYPED;
   private static final ValueLayout.OfShort U16 =
       ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfInt I32 =
@@ -106,94 +146,132 @@ public final class NvmePageHeader {
   private static final ValueLayout.OfLong I64 =
       ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final long CHUNK = 1L << 30;
+  private static final int MAX_TOKENS = (Integer.MAX_VALUE - FIXED_BYTES) / 4;
 
   private NvmePageHeader() {}
 
   /**
-   * Writes a version-{@value #VERSION} header for {@code payload} into {@code header}, checksum
-   * included. The two segments may be slices of one record buffer.
+   * Bytes of header for a block of {@code tokenCount} tokens.
    *
-   * @param header at least {@value #BYTES} bytes; the first {@value #BYTES} are written
-   * @param keyHi the block key's high half
-   * @param keyLo the block key's low half
-   * @param parentHi the parent key's high half ({@link BlockKey#ROOT} for a first block)
-   * @param parentLo the parent key's low half
-   * @param tokenCount tokens in the block, not negative
-   * @param payload the page's bytes as they will be stored, at most 4 GiB - 1
-   * @throws IllegalArgumentException for a short header, a negative token count or a payload too
-   *     long to describe
+   * @param tokenCount tokens in the block
+   * @return {@code 80 + 4 * tokenCount}
+   * @throws IllegalArgumentException for a negative or absurd count
    */
-  public static void encode(
-      MemorySegment header,
-      long keyHi,
-      long keyLo,
-      long parentHi,
-      long parentLo,
-      int tokenCount,
-      MemorySegment payload) {
-    requireHeader(header);
-    if (tokenCount < 0) {
-      throw new IllegalArgumentException("tokenCount must not be negative, was " + tokenCount);
+  public static int bytesFor(int tokenCount) {
+    if (tokenCount < 0 || tokenCount > MAX_TOKENS) {
+      throw new IllegalArgumentException("token count out of range: " + tokenCount);
     }
-    if (payload.byteSize() > 0xFFFF_FFFFL) {
+    return FIXED_BYTES + 4 * tokenCount;
+  }
+
+  /**
+   * Writes a header for {@code block} (or an untyped page when {@code block} is null) describing
+   * {@code payload}, both checksums included. The segments may be slices of one record buffer.
+   *
+   * @param header at least {@link #bytesFor(int) bytesFor(tokens)} bytes
+   * @param block the block's identity, or null for an untyped page
+   * @param flags {@link #FLAG_LZ4} when {@code payload} is compressed, else 0 ({@link
+   *     #FLAG_UNTYPED} is set from {@code block})
+   * @param pageBytes the page's length before compression
+   * @param payload the payload as it will be stored
+   * @return the header's length
+   * @throws IllegalArgumentException for a short header, unknown flags or lengths that do not fit
+   */
+  public static int encode(
+      MemorySegment header, BlockRecord block, int flags, int pageBytes, MemorySegment payload) {
+    if ((flags & ~FLAG_LZ4) != 0) {
+      throw new IllegalArgumentException("unknown flags " + Integer.toHexString(flags));
+    }
+    if (pageBytes < 0 || payload.byteSize() > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(
-          "payload of " + payload.byteSize() + " bytes does not fit the 32-bit length field");
+          "lengths out of range: page " + pageBytes + ", payload " + payload.byteSize());
     }
+    int tokens = block == null ? 0 : block.tokenCount();
+    int bytes = bytesFor(tokens);
+    requireBytes(header, bytes);
     header.set(I32, MAGIC_OFFSET, MAGIC);
     header.set(U16, VERSION_OFFSET, (short) VERSION);
-    header.set(U16, FLAGS_OFFSET, (short) 0);
-    header.set(I64, KEY_HI_OFFSET, keyHi);
-    header.set(I64, KEY_LO_OFFSET, keyLo);
-    header.set(I64, PARENT_HI_OFFSET, parentHi);
-    header.set(I64, PARENT_LO_OFFSET, parentLo);
-    header.set(I32, TOKEN_COUNT_OFFSET, tokenCount);
+    header.set(U16, FLAGS_OFFSET, (short) (flags | (block == null ? FLAG_UNTYPED : 0)));
+    header.set(I64, KEY_HI_OFFSET, block == null ? 0 : block.keyHi());
+    header.set(I64, KEY_LO_OFFSET, block == null ? 0 : block.keyLo());
+    header.set(I64, PARENT_HI_OFFSET, block == null ? 0 : block.parentHi());
+    header.set(I64, PARENT_LO_OFFSET, block == null ? 0 : block.parentLo());
+    header.set(I32, TOKEN_COUNT_OFFSET, tokens);
     header.set(I32, PAYLOAD_BYTES_OFFSET, (int) payload.byteSize());
-    header.set(I32, RESERVED_OFFSET, 0);
-    header.set(I32, CHECKSUM_OFFSET, checksum(header, payload));
+    header.set(I32, HEADER_BYTES_OFFSET, bytes);
+    header.set(I32, PAYLOAD_CRC_OFFSET, crc(payload));
+    header.set(I64, ROOT_HI_OFFSET, block == null ? 0 : block.rootHi());
+    header.set(I64, ROOT_LO_OFFSET, block == null ? 0 : block.rootLo());
+    header.set(I32, PAGE_BYTES_OFFSET, pageBytes);
+    for (int i = 0; i < tokens; i++) {
+      header.set(I32, TOKENS_OFFSET + 4L * i, block.token(i));
+    }
+    header.set(I32, HEADER_CRC_OFFSET, headerCrc(header, bytes));
+    return bytes;
   }
 
   /**
-   * Like {@link #encode(MemorySegment, long, long, long, long, int, MemorySegment)} with keys as
-   * records.
+   * Checks a header on its own: magic, version, flags, lengths and the header CRC. Reads nothing
+   * past {@code header}'s end, so a torn or truncated header is a status, not an exception.
    *
-   * @param header at least {@value #BYTES} bytes
-   * @param key the block's key
-   * @param parent its parent's key
-   * @param tokenCount tokens in the block
-   * @param payload the page's bytes
-   */
-  public static void encode(
-      MemorySegment header, BlockKey key, BlockKey parent, int tokenCount, MemorySegment payload) {
-    encode(header, key.hi(), key.lo(), parent.hi(), parent.lo(), tokenCount, payload);
-  }
-
-  /**
-   * Checks a header against its payload, without allocating a result or throwing for bad data.
-   *
-   * @param header the header as read, at least {@value #BYTES} bytes
-   * @param payload the payload as read
+   * @param header the bytes where a header should start; may be longer than the header
    * @return {@link #VALID} or the first problem found
-   * @throws IllegalArgumentException if {@code header} is shorter than {@value #BYTES} bytes
    */
-  public static int check(MemorySegment header, MemorySegment payload) {
-    requireHeader(header);
+  public static int checkHeader(MemorySegment header) {
+    if (header.byteSize() < FIXED_BYTES) {
+      return header.byteSize() >= 4 && header.get(I32, MAGIC_OFFSET) != MAGIC
+          ? BAD_MAGIC
+          : BAD_LENGTH;
+    }
     if (header.get(I32, MAGIC_OFFSET) != MAGIC) {
       return BAD_MAGIC;
     }
-    if (version(header) != VERSION || flags(header) != 0) {
+    if (version(header) != VERSION || (flags(header) & ~KNOWN_FLAGS) != 0) {
       return UNSUPPORTED_FORMAT;
     }
-    if (payloadBytes(header) != payload.byteSize()) {
-      return BAD_PAYLOAD_LENGTH;
+    int tokens = tokenCount(header);
+    if (tokens < 0
+        || tokens > MAX_TOKENS
+        || headerBytes(header) != FIXED_BYTES + 4 * tokens
+        || headerBytes(header) > header.byteSize()
+        || pageBytes(header) < 0
+        || payloadBytes(header) < 0) {
+      return BAD_LENGTH;
     }
-    if (storedChecksum(header) != checksum(header, payload)) {
+    if (header.get(I32, HEADER_CRC_OFFSET) != headerCrc(header, headerBytes(header))) {
       return BAD_CHECKSUM;
     }
     return VALID;
   }
 
   /**
-   * Whether the header is intact and describes the payload.
+   * Checks a payload against a header that passed {@link #checkHeader}: its length and CRC.
+   *
+   * @param header a valid header
+   * @param payload the payload as read, exactly {@link #payloadBytes} long
+   * @return {@link #VALID}, {@link #BAD_LENGTH} or {@link #BAD_CHECKSUM}
+   */
+  public static int checkPayload(MemorySegment header, MemorySegment payload) {
+    if (payload.byteSize() != payloadBytes(header)) {
+      return BAD_LENGTH;
+    }
+    return header.get(I32, PAYLOAD_CRC_OFFSET) == crc(payload) ? VALID : BAD_CHECKSUM;
+  }
+
+  /**
+   * {@link #checkHeader} then {@link #checkPayload}.
+   *
+   * @param header the header as read
+   * @param payload the payload as read
+   * @return {@link #VALID} or the first problem found
+   */
+  public static int check(MemorySegment header, MemorySegment payload) {
+    int status = checkHeader(header);
+    return status != VALID ? status : checkPayload(header, payload);
+  }
+
+  /**
+   * Whether header and payload are intact.
    *
    * @param header the header as read
    * @param payload the payload as read
@@ -204,23 +282,57 @@ public final class NvmePageHeader {
   }
 
   /**
-   * Whether an intact header names the block a reader asked for: the collision check before a page
-   * is served.
+   * Whether a valid header names exactly {@code block}: keys, parent, root and every token id. The
+   * collision check before a page is served; allocation-free.
    *
-   * @param header a header that {@link #verify}d
-   * @param key the key looked up
-   * @param parent the parent key the reader expects
-   * @return true when both keys match
+   * @param header a header that passed {@link #checkHeader}
+   * @param block the block the reader expects
+   * @return true when every field matches and the page is typed
    */
-  public static boolean names(MemorySegment header, BlockKey key, BlockKey parent) {
-    return keyHi(header) == key.hi()
-        && keyLo(header) == key.lo()
-        && parentHi(header) == parent.hi()
-        && parentLo(header) == parent.lo();
+  public static boolean names(MemorySegment header, BlockRecord block) {
+    int tokens = block.tokenCount();
+    if ((flags(header) & FLAG_UNTYPED) != 0
+        || keyHi(header) != block.keyHi()
+        || keyLo(header) != block.keyLo()
+        || parentHi(header) != block.parentHi()
+        || parentLo(header) != block.parentLo()
+        || rootHi(header) != block.rootHi()
+        || rootLo(header) != block.rootLo()
+        || tokenCount(header) != tokens) {
+      return false;
+    }
+    for (int i = 0; i < tokens; i++) {
+      if (header.get(I32, TOKENS_OFFSET + 4L * i) != block.token(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
-   * A readable name for a {@link #check} status.
+   * The block a valid typed header names; allocates (meant for recovery, not the hot path).
+   *
+   * @param header a header that passed {@link #checkHeader}
+   * @return the record, or null for an untyped page
+   */
+  public static BlockRecord block(MemorySegment header) {
+    if ((flags(header) & FLAG_UNTYPED) != 0) {
+      return null;
+    }
+    int[] tokens = new int[tokenCount(header)];
+    MemorySegment.copy(header, I32, TOKENS_OFFSET, tokens, 0, tokens.length);
+    return new BlockRecord(
+        keyHi(header),
+        keyLo(header),
+        parentHi(header),
+        parentLo(header),
+        rootHi(header),
+        rootLo(header),
+        tokens);
+  }
+
+  /**
+   * A readable name for a status.
    *
    * @param status a status
    * @return e.g. {@code "bad checksum"}
@@ -230,27 +342,42 @@ public final class NvmePageHeader {
       case VALID -> "valid";
       case BAD_MAGIC -> "not a kvtier page (bad magic)";
       case UNSUPPORTED_FORMAT -> "unsupported format version or flags";
-      case BAD_PAYLOAD_LENGTH -> "payload length differs from the header";
+      case BAD_LENGTH -> "bad or truncated length";
       case BAD_CHECKSUM -> "bad checksum";
       default -> "unknown status " + status;
     };
   }
 
   /**
-   * The CRC32C of header bytes {@code [0, CHECKSUM_OFFSET)} followed by the payload.
+   * CRC32C of a segment of any size.
    *
-   * @param header at least {@value #BYTES} bytes
-   * @param payload the payload
+   * @param bytes the bytes
    * @return the checksum as an int
    */
-  public static int checksum(MemorySegment header, MemorySegment payload) {
-    requireHeader(header);
+  public static int crc(MemorySegment bytes) {
     CRC32C crc = new CRC32C();
-    crc.update(header.asSlice(0, CHECKSUM_OFFSET).asByteBuffer());
-    for (long off = 0, size = payload.byteSize(); off < size; off += CHUNK) {
-      crc.update(payload.asSlice(off, Math.min(CHUNK, size - off)).asByteBuffer());
-    }
+    update(crc, bytes);
     return (int) crc.getValue();
+  }
+
+  private static int headerCrc(MemorySegment header, int bytes) {
+    CRC32C crc = new CRC32C();
+    update(crc, header.asSlice(0, PAYLOAD_CRC_OFFSET));
+    update(crc, header.asSlice(ROOT_HI_OFFSET, HEADER_CRC_OFFSET - ROOT_HI_OFFSET));
+    update(crc, header.asSlice(TOKENS_OFFSET, bytes - TOKENS_OFFSET));
+    return (int) crc.getValue();
+  }
+
+  private static void update(CRC32C crc, MemorySegment bytes) {
+    if (bytes.isNative()) {
+      for (long off = 0, size = bytes.byteSize(); off < size; off += CHUNK) {
+        crc.update(bytes.asSlice(off, Math.min(CHUNK, size - off)).asByteBuffer());
+      }
+    } else if (bytes.heapBase().orElse(null) instanceof byte[] array) {
+      crc.update(array, (int) bytes.address(), (int) bytes.byteSize());
+    } else {
+      crc.update(bytes.asByteBuffer());
+    }
   }
 
   /**
@@ -271,6 +398,16 @@ public final class NvmePageHeader {
    */
   public static int flags(MemorySegment header) {
     return Short.toUnsignedInt(header.get(U16, FLAGS_OFFSET));
+  }
+
+  /**
+   * Whether the payload is LZ4-compressed.
+   *
+   * @param header a header
+   * @return true when {@link #FLAG_LZ4} is set
+   */
+  public static boolean isCompressed(MemorySegment header) {
+    return (flags(header) & FLAG_LZ4) != 0;
   }
 
   /**
@@ -314,23 +451,23 @@ public final class NvmePageHeader {
   }
 
   /**
-   * The block key.
+   * The root key's high half.
    *
    * @param header a header
-   * @return a new key
+   * @return the field
    */
-  public static BlockKey key(MemorySegment header) {
-    return new BlockKey(keyHi(header), keyLo(header));
+  public static long rootHi(MemorySegment header) {
+    return header.get(I64, ROOT_HI_OFFSET);
   }
 
   /**
-   * The parent key.
+   * The root key's low half.
    *
    * @param header a header
-   * @return a new key
+   * @return the field
    */
-  public static BlockKey parent(MemorySegment header) {
-    return new BlockKey(parentHi(header), parentLo(header));
+  public static long rootLo(MemorySegment header) {
+    return header.get(I64, ROOT_LO_OFFSET);
   }
 
   /**
@@ -344,29 +481,39 @@ public final class NvmePageHeader {
   }
 
   /**
-   * The payload length.
-   *
-   * @param header a header
-   * @return bytes, unsigned
-   */
-  public static long payloadBytes(MemorySegment header) {
-    return Integer.toUnsignedLong(header.get(I32, PAYLOAD_BYTES_OFFSET));
-  }
-
-  /**
-   * The checksum field as stored.
+   * The header's length.
    *
    * @param header a header
    * @return the field
    */
-  public static int storedChecksum(MemorySegment header) {
-    return header.get(I32, CHECKSUM_OFFSET);
+  public static int headerBytes(MemorySegment header) {
+    return header.get(I32, HEADER_BYTES_OFFSET);
   }
 
-  private static void requireHeader(MemorySegment header) {
-    if (header.byteSize() < BYTES) {
+  /**
+   * The stored payload's length.
+   *
+   * @param header a header
+   * @return the field
+   */
+  public static int payloadBytes(MemorySegment header) {
+    return header.get(I32, PAYLOAD_BYTES_OFFSET);
+  }
+
+  /**
+   * The page's length before compression.
+   *
+   * @param header a header
+   * @return the field
+   */
+  public static int pageBytes(MemorySegment header) {
+    return header.get(I32, PAGE_BYTES_OFFSET);
+  }
+
+  private static void requireBytes(MemorySegment header, int bytes) {
+    if (header.byteSize() < bytes) {
       throw new IllegalArgumentException(
-          "a page header needs " + BYTES + " bytes, the segment has " + header.byteSize());
+          "a page header needs " + bytes + " bytes, the segment has " + header.byteSize());
     }
   }
 }
