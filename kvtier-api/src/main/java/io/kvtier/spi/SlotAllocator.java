@@ -14,8 +14,10 @@ import java.util.Arrays;
  * after it, in O(1). Free runs are kept in 32 segregated doubly-linked lists by size class {@code
  * floor(log2(length))}, with an {@code int} bitmask of the non-empty classes, as in TLSF (Masmano
  * et al., "TLSF: a New Dynamic Memory Allocator for Real-Time Systems", ECRTS 2004), so finding the
- * class of the largest runs is one {@link Integer#numberOfLeadingZeros(int)}. A bitmap of free
- * slots answers {@link #isFree(int)}.
+ * class of the largest runs is one {@link Integer#numberOfLeadingZeros(int)}. A run that loses or
+ * gains a slot and stays in its size class, the usual case, keeps its place in its list: its node
+ * moves to its new first slot and only its two tags are rewritten. A bitmap of free slots answers
+ * {@link #isFree(int)}.
  *
  * <pre>
  *  slot:      0   1   2   3   4   5   6   7   8   9
@@ -129,9 +131,10 @@ public final class SlotAllocator {
       takeHint(middle);
       return middle;
     }
-    removeRun(start, length);
     if (length > 1) {
-      insertRun(start + 1, length - 1);
+      resizeRun(start, length, start + 1, length - 1);
+    } else {
+      removeRun(start, length);
     }
     markAllocated(start);
     return start;
@@ -150,27 +153,50 @@ public final class SlotAllocator {
    *     is then unchanged
    */
   public void free(int slot) {
+    if (!tryFree(slot)) {
+      throw new IllegalArgumentException("slot " + slot + " is already free (double free)");
+    }
+  }
+
+  /**
+   * Returns a slot like {@link #free(int)}, but reports a slot that is already free instead of
+   * throwing, so that a caller can word its own error without checking {@link #isFree(int)} first.
+   * O(1).
+   *
+   * @param slot a slot
+   * @return true if the slot was allocated and is now free; false if it was already free, in which
+   *     case the allocator is unchanged
+   * @throws IllegalArgumentException if {@code slot} is out of range; the allocator is then
+   *     unchanged
+   */
+  public boolean tryFree(int slot) {
     if (slot < 0 || slot >= capacity) {
       throw new IllegalArgumentException("slot " + slot + " is out of range [0, " + capacity + ")");
     }
     if (freeBit(slot)) {
-      throw new IllegalArgumentException("slot " + slot + " is already free (double free)");
+      return false;
     }
-    int start = slot;
-    int end = slot;
-    if (slot > 0 && freeBit(slot - 1)) {
-      int length = tag[slot - 1];
-      start = slot - length;
-      removeRun(start, length);
-    }
-    if (slot < capacity - 1 && freeBit(slot + 1)) {
-      int length = tag[slot + 1];
-      removeRun(slot + 1, length);
-      end = slot + length;
+    boolean freeBefore = slot > 0 && freeBit(slot - 1);
+    boolean freeAfter = slot < capacity - 1 && freeBit(slot + 1);
+    if (freeAfter) {
+      int after = tag[slot + 1];
+      if (freeBefore) {
+        // Bridges two runs: the one after is absorbed into the one before.
+        int before = tag[slot - 1];
+        removeRun(slot + 1, after);
+        resizeRun(slot - before, before, slot - before, before + 1 + after);
+      } else {
+        resizeRun(slot + 1, after, slot, after + 1);
+      }
+    } else if (freeBefore) {
+      int before = tag[slot - 1];
+      resizeRun(slot - before, before, slot - before, before + 1);
+    } else {
+      insertRun(slot, 1);
     }
     freeBits[slot >>> 6] |= 1L << slot;
     freeCount++;
-    insertRun(start, end - start + 1);
+    return true;
   }
 
   /**
@@ -258,12 +284,15 @@ public final class SlotAllocator {
       length = tag[start];
     }
     int end = start + length - 1;
-    removeRun(start, length);
     if (hint > start) {
-      insertRun(start, hint - start);
-    }
-    if (hint < end) {
-      insertRun(hint + 1, end - hint);
+      resizeRun(start, length, start, hint - start);
+      if (hint < end) {
+        insertRun(hint + 1, end - hint);
+      }
+    } else if (hint < end) {
+      resizeRun(start, length, hint + 1, end - hint);
+    } else {
+      removeRun(start, length);
     }
     markAllocated(hint);
   }
@@ -299,6 +328,39 @@ public final class SlotAllocator {
     heads[sizeClass] = start;
     nonEmptyClasses |= 1 << sizeClass;
     freeRuns++;
+  }
+
+  /**
+   * Turns the free run {@code [start, start + length)} into {@code [newStart, newStart +
+   * newLength)}, which overlaps it. When the size class stays the same, which is the common case of
+   * a run losing or gaining one slot, the run keeps its place in its list: the list node moves from
+   * {@code start} to {@code newStart} (the neighbours or the class head are repointed) and only the
+   * two length tags are rewritten. Otherwise the run is unlinked and inserted into its new class.
+   * The run count does not change.
+   */
+  private void resizeRun(int start, int length, int newStart, int newLength) {
+    int sizeClass = sizeClass(length);
+    if (sizeClass(newLength) != sizeClass) {
+      removeRun(start, length);
+      insertRun(newStart, newLength);
+      return;
+    }
+    if (newStart != start) {
+      int after = next[start];
+      int before = prev[start];
+      next[newStart] = after;
+      prev[newStart] = before;
+      if (before != NIL) {
+        next[before] = newStart;
+      } else {
+        heads[sizeClass] = newStart;
+      }
+      if (after != NIL) {
+        prev[after] = newStart;
+      }
+    }
+    tag[newStart] = newLength;
+    tag[newStart + newLength - 1] = newLength;
   }
 
   private void removeRun(int start, int length) {

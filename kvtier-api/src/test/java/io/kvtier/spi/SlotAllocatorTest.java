@@ -3,6 +3,7 @@ package io.kvtier.spi;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 class SlotAllocatorTest {
@@ -165,6 +166,68 @@ class SlotAllocatorTest {
     assertThat(slots.freeCount()).isEqualTo(9);
     assertThat(slots.freeRuns()).isEqualTo(2);
     assertThat(slots.isFree(b)).isFalse();
+  }
+
+  @Test
+  void runResizedByOneSlotWithinItsSizeClass_keepsItsPlaceInTheList() {
+    var slots = new SlotAllocator(30);
+    for (int i = 0; i < 30; i++) {
+      slots.allocate(-1);
+    }
+    // Three runs of size class 2 (4..7 slots). Each reaches class 2 as it grows, so the class's
+    // list is [20..24], [10..16], [0..5], newest first; [10..16] is the middle node.
+    freeRange(slots, 0, 5);
+    freeRange(slots, 10, 16);
+    freeRange(slots, 20, 24);
+    assertThat(slots.freeRuns()).isEqualTo(3);
+    assertThat(slots.largestFreeRun()).isEqualTo(7);
+
+    assertThat(slots.allocate(10)).isEqualTo(10); // head of the middle run: node moves to 11
+    assertThat(slots.largestFreeRun()).isEqualTo(6); // walks the whole list: 5, 6, 6
+    slots.free(10); // merges back: node moves to 10
+    assertThat(slots.largestFreeRun()).isEqualTo(7);
+    assertThat(slots.allocate(16)).isEqualTo(16); // tail of the middle run: tags only
+    slots.free(16);
+    assertThat(slots.freeRuns()).isEqualTo(3);
+    assertThat(slots.freeCount()).isEqualTo(18);
+
+    // Worst fit takes class 2 from its head, still in the original order (unlinking and
+    // reinserting would have put [10..16] first): [20..24] until it drops to class 1, then
+    // [10..16], then [0..5].
+    var taken = new TreeSet<Integer>();
+    int[] firstSeven = new int[7];
+    for (int i = 0; i < 18; i++) {
+      int slot = slots.allocate(-1);
+      if (i < firstSeven.length) {
+        firstSeven[i] = slot;
+      }
+      taken.add(slot);
+    }
+    assertThat(firstSeven).containsExactly(20, 21, 10, 11, 12, 13, 0);
+    assertThat(taken)
+        .hasSize(18)
+        .allMatch(s -> s <= 5 || (s >= 10 && s <= 16) || (s >= 20 && s <= 24));
+    assertThat(slots.allocate(-1)).isEqualTo(SlotAllocator.NO_SPACE);
+  }
+
+  private static void freeRange(SlotAllocator slots, int first, int last) {
+    for (int s = first; s <= last; s++) {
+      slots.free(s);
+    }
+  }
+
+  @Test
+  void tryFree_reportsAFreeSlotAndChangesNothing() {
+    var slots = new SlotAllocator(4);
+    int a = slots.allocate(-1);
+    assertThat(slots.tryFree(a)).isTrue();
+    assertThat(slots.tryFree(a)).isFalse();
+    assertThat(slots.tryFree(3)).isFalse();
+    assertThat(slots.freeCount()).isEqualTo(4);
+    assertThat(slots.freeRuns()).isEqualTo(1);
+    assertThatThrownBy(() -> slots.tryFree(4))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("out of range");
   }
 
   @Test

@@ -144,12 +144,10 @@ final class DramPageStore implements PageStore {
   @Override
   public void free(long slot) {
     ensureOpen();
-    int s = checkSlot(slot);
-    if (slots.isFree(s)) {
+    if (!slots.tryFree(checkSlot(slot))) {
       throw new IllegalArgumentException(
           "tier '" + name + "': slot " + slot + " is not in use (double free?)");
     }
-    slots.free(s);
   }
 
   @Override

@@ -222,13 +222,18 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
             tiers[t].evictor.onAccess(b);
           }
         }
-        if (writes.mode() == WritePolicy.Mode.AFTER_HITS && index.hits(b) == writes.hits()) {
-          scheduleOffload(b);
-        }
       }
       LeaseImpl lease = new LeaseImpl(this, request, root, matched, n, perTier);
       if (n > 0) {
         index.pin(matched[n - 1]);
+      }
+      if (writes.mode() == WritePolicy.Mode.AFTER_HITS) {
+        // After the pin: the tier-1 allocation may evict, and must not take a matched block.
+        for (int i = 0; i < n; i++) {
+          if (index.hits(matched[i]) == writes.hits()) {
+            scheduleOffload(matched[i]);
+          }
+        }
       }
       openLeases.add(lease);
       lookups++;

@@ -116,6 +116,15 @@ final class SlabPageStore extends AbstractNvmeStore {
     long slotBytes = HEADER_BLOCK + roundUp(pageBytes);
     long fileBytes = HEADER_BLOCK + pages * slotBytes;
     String path = file.toAbsolutePath().toString();
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent != null) {
+      try {
+        java.nio.file.Files.createDirectories(parent);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(
+            "tier '" + name + "': cannot create the directory " + parent, e);
+      }
+    }
     int flags = DirectIo.O_RDWR | DirectIo.O_CREAT | DirectIo.O_CLOEXEC;
     boolean direct = options.directIo();
     int fd = -1;
