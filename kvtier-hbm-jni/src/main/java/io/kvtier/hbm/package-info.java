@@ -1,14 +1,20 @@
 /**
- * The GPU HBM tier. {@link io.kvtier.hbm.HbmTier} reports whether the native shim could be loaded,
- * following the load-state pattern of RocksDB's {@code RocksDB.loadLibrary} and Netty's {@code
- * Epoll}: {@code isAvailable()} and {@code unavailabilityCause()} answer without throwing, so an
- * engine can fall back to a DRAM-only configuration and say why.
+ * The GPU HBM tier: KV pages in device memory, reached through a small native shim with two builds
+ * of one C ABI ({@code native/hbm/kvtier_hbm.h}): CUDA, and an emulated device over host memory for
+ * machines without a GPU.
  *
- * <p>What arrives later: the JNI shim itself (in {@code native/}, one C ABI with a CUDA build and
- * an emulated build), a {@code PageStore} over device memory that the tier allocates itself, and
- * one over <em>registered regions</em> — KV tensors the engine allocated, described by base
- * pointer, block count and per-layer strides — whose block ids the tier then manages. All natives
- * will live in one class, as {@code private static native} methods that return status codes, with
- * Java wrappers that turn codes into exceptions.
+ * <p>Entry points: {@link io.kvtier.hbm.HbmTier} makes tiers for the cache builder ({@code
+ * cuda(device, bytes)}, {@code emulated(bytes)}, {@code registered(region)}) and reports whether
+ * the shim is usable ({@code isAvailable()} / {@code unavailabilityCause()}, per {@link
+ * io.kvtier.hbm.HbmVariant}); {@link io.kvtier.hbm.HbmRegion} describes KV tensors an engine
+ * allocated itself (base pointers, block count, per-layer strides), inside which kvtier then
+ * manages block ids; {@link io.kvtier.hbm.HbmPageStore} is the tier's page store, with
+ * asynchronous, batched and gather/scatter copies between host memory and the device beyond the
+ * {@link io.kvtier.spi.PageStore} SPI, for the transfer engine.
+ *
+ * <p>All natives live in one package-private class, {@code HbmNative}, as {@code private static
+ * native} methods that take handles and return status codes; Java wrappers turn codes into {@link
+ * io.kvtier.hbm.HbmException}s. The only runtime flag needed is {@code
+ * --enable-native-access=ALL-UNNAMED} (or the module's name on the module path).
  */
 package io.kvtier.hbm;
