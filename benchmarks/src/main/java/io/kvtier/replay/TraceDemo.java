@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
       "Replays the bundled samples of real traces (traces/: Mooncake chat traffic, WEKA Claude"
           + " Code sessions with sub-agents and tool pauses) through the real kvtier cache, and"
           + " prints each eviction policy's token hit rate (= share of prefill saved) beside LRU"
-          + " and the Belady bound. Runs in about a minute.",
+          + " and the Belady bound. Runs in 20 s to a minute on two cores.",
       ""
     })
 public final class TraceDemo implements Callable<Integer> {

@@ -61,7 +61,7 @@ public final class Main {
 
         commands:
           demo         replays the bundled samples of real traces through the cache: every
-                       policy's hit rate beside LRU and the Belady bound (about a minute)
+                       policy's hit rate beside LRU and the Belady bound (under a minute)
           engine-demo  a small agent-session engine loop on the DRAM tier; prints what it reused
                        (kvtier engine-demo --help for its options)
           replay       replays request traces through the real cache, every policy beside LRU
