@@ -83,7 +83,8 @@ final class S3FifoEvictor implements Evictor {
 
   private final BlockView view;
   private final int smallTarget;
-  private final Ghost ghost;
+  private final FingerprintFifo ghost = new FingerprintFifo();
+  private final int ghostLimit;
 
   private int[] prev = new int[0];
   private int[] next = new int[0];
@@ -109,7 +110,7 @@ final class S3FifoEvictor implements Evictor {
     }
     long small = Math.max(1, capacityPages / 10);
     this.smallTarget = (int) Math.min(small, MAX_ARRAY);
-    this.ghost = new Ghost((int) Math.clamp(capacityPages - small, 1L, 1L << 30));
+    this.ghostLimit = (int) Math.clamp(capacityPages - small, 1L, 1L << 30);
   }
 
   @Override
@@ -121,7 +122,7 @@ final class S3FifoEvictor implements Evictor {
     long fp = view.fingerprint(block);
     fingerprint[block] = fp;
     freq[block] = 0;
-    pushHead(ghost.removeIfPresent(fp) ? MAIN : SMALL, block);
+    pushHead(ghost.remove(fp) ? MAIN : SMALL, block);
   }
 
   @Override
@@ -148,6 +149,9 @@ final class S3FifoEvictor implements Evictor {
     unlink(block);
     if (q == SMALL) {
       ghost.add(fingerprint[block]);
+      if (ghost.size() > ghostLimit) {
+        ghost.removeOldest();
+      }
     }
   }
 
@@ -193,7 +197,7 @@ final class S3FifoEvictor implements Evictor {
   }
 
   int ghostSize() {
-    return ghost.live;
+    return ghost.size();
   }
 
   private int scanSmall() {
@@ -280,155 +284,5 @@ final class S3FifoEvictor implements Evictor {
     queue = Arrays.copyOf(queue, len);
     freq = Arrays.copyOf(freq, len);
     fingerprint = Arrays.copyOf(fingerprint, len);
-  }
-
-  /**
-   * The ghost queue: a bounded FIFO of fingerprints with O(1) membership. The ring holds {@code
-   * (fingerprint, sequence)} pairs in arrival order; the map holds each live fingerprint's newest
-   * sequence number ({@code 0} marks an empty map slot, sequences start at 1).
-   */
-  private static final class Ghost {
-    private final int limit;
-
-    private long[] ringFp;
-    private long[] ringSeq;
-    private int ringHead; // oldest entry
-    private int ringCount;
-    private long nextSeq = 1;
-
-    private long[] keys;
-    private long[] seqs;
-    private int shift;
-    private int live;
-
-    Ghost(int limit) {
-      this.limit = limit;
-      int ring = Math.min(limit, 64);
-      ringFp = new long[ring];
-      ringSeq = new long[ring];
-      keys = new long[128];
-      seqs = new long[128];
-      shift = 64 - 7;
-    }
-
-    boolean removeIfPresent(long fp) {
-      int i = find(fp);
-      if (i < 0) {
-        return false;
-      }
-      deleteAt(i);
-      return true;
-    }
-
-    void add(long fp) {
-      if (ringCount == limit) {
-        long oldFp = ringFp[ringHead];
-        long oldSeq = ringSeq[ringHead];
-        ringHead = ringHead + 1 == ringFp.length ? 0 : ringHead + 1;
-        ringCount--;
-        int i = find(oldFp);
-        if (i >= 0 && seqs[i] == oldSeq) {
-          deleteAt(i);
-        }
-      } else if (ringCount == ringFp.length) {
-        growRing();
-      }
-      long seq = nextSeq++;
-      int at = ringHead + ringCount;
-      if (at >= ringFp.length) {
-        at -= ringFp.length;
-      }
-      ringFp[at] = fp;
-      ringSeq[at] = seq;
-      ringCount++;
-      put(fp, seq);
-    }
-
-    private int find(long fp) {
-      int mask = keys.length - 1;
-      for (int i = index(fp); seqs[i] != 0; i = (i + 1) & mask) {
-        if (keys[i] == fp) {
-          return i;
-        }
-      }
-      return -1;
-    }
-
-    private void put(long fp, long seq) {
-      if (2 * (live + 1) > keys.length) {
-        growTable();
-      }
-      int mask = keys.length - 1;
-      int i = index(fp);
-      while (seqs[i] != 0) {
-        if (keys[i] == fp) {
-          seqs[i] = seq;
-          return;
-        }
-        i = (i + 1) & mask;
-      }
-      keys[i] = fp;
-      seqs[i] = seq;
-      live++;
-    }
-
-    /** Knuth's Algorithm R: shift later entries of the probe run back over the hole. */
-    private void deleteAt(int hole) {
-      int mask = keys.length - 1;
-      int j = hole;
-      while (true) {
-        j = (j + 1) & mask;
-        if (seqs[j] == 0) {
-          break;
-        }
-        int home = index(keys[j]);
-        boolean stays = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!stays) {
-          keys[hole] = keys[j];
-          seqs[hole] = seqs[j];
-          hole = j;
-        }
-      }
-      keys[hole] = 0;
-      seqs[hole] = 0;
-      live--;
-    }
-
-    private int index(long fp) {
-      return (int) ((fp * 0x9E3779B97F4A7C15L) >>> shift);
-    }
-
-    private void growTable() {
-      long[] oldKeys = keys;
-      long[] oldSeqs = seqs;
-      keys = new long[oldKeys.length * 2];
-      seqs = new long[oldKeys.length * 2];
-      shift--;
-      int mask = keys.length - 1;
-      for (int k = 0; k < oldKeys.length; k++) {
-        if (oldSeqs[k] != 0) {
-          int i = index(oldKeys[k]);
-          while (seqs[i] != 0) {
-            i = (i + 1) & mask;
-          }
-          keys[i] = oldKeys[k];
-          seqs[i] = oldSeqs[k];
-        }
-      }
-    }
-
-    private void growRing() {
-      int n = (int) Math.min((long) limit, 2L * ringFp.length);
-      long[] fps = new long[n];
-      long[] sq = new long[n];
-      for (int k = 0; k < ringCount; k++) {
-        int from = (ringHead + k) % ringFp.length;
-        fps[k] = ringFp[from];
-        sq[k] = ringSeq[from];
-      }
-      ringFp = fps;
-      ringSeq = sq;
-      ringHead = 0;
-    }
   }
 }
