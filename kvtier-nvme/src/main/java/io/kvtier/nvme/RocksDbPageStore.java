@@ -92,7 +92,10 @@ final class RocksDbPageStore extends AbstractNvmeStore {
     this.pageOptions = h.pageOptions;
     this.headers = h.handles.get(0);
     this.pages = h.handles.get(1);
-    this.writeOptions = new WriteOptions().setDisableWAL(!options.wal());
+    // A write never blocks inside RocksDB: with no_slowdown a stall (a flush that cannot finish,
+    // as on a full disk) comes back as Incomplete instead of hanging the caller, who may be the
+    // cache's metadata writer. store() retries briefly, then reports it as an I/O fault.
+    this.writeOptions = new WriteOptions().setDisableWAL(!options.wal()).setNoSlowdown(true);
     this.readOptions = new ReadOptions().setVerifyChecksums(false).setFillCache(false);
   }
 
@@ -204,11 +207,51 @@ final class RocksDbPageStore extends AbstractNvmeStore {
     }
     MemorySegment key = key(scratch, slot);
     try (WriteBatch batch = new WriteBatch()) {
-      batch.put(headers, key.asByteBuffer(), header.asByteBuffer());
-      batch.put(pages, key.asByteBuffer(), value.asByteBuffer());
-      db.write(writeOptions, batch);
+      try {
+        batch.put(headers, key.asByteBuffer(), header.asByteBuffer());
+        batch.put(pages, key.asByteBuffer(), value.asByteBuffer());
+      } catch (RocksDBException e) {
+        throw ioException(e);
+      }
+      long deadline = System.nanoTime() + STALL_PATIENCE_NANOS;
+      while (true) {
+        try {
+          db.write(writeOptions, batch);
+          return;
+        } catch (RocksDBException e) {
+          boolean stall =
+              e.getStatus() != null && e.getStatus().getCode() == Status.Code.Incomplete;
+          if (!stall) {
+            throw ioException(e);
+          }
+          String background = backgroundError();
+          if (background != null || System.nanoTime() > deadline) {
+            throw new IOException(
+                "RocksDB stopped accepting writes"
+                    + (background != null ? " after a background error (" + background + ")" : "")
+                    + ": "
+                    + e.getMessage()
+                    + "; the disk may be out of space",
+                e);
+          }
+          java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+        }
+      }
+    }
+  }
+
+  /** How long a write waits out a RocksDB write stall before it counts as an I/O fault. */
+  private static final long STALL_PATIENCE_NANOS = 200_000_000L;
+
+  /** The count of RocksDB background errors (a failed flush, e.g. no space), or null if none. */
+  private String backgroundError() {
+    try {
+      String n = db.getProperty("rocksdb.background-errors");
+      return n == null || n.isBlank() || "0".equals(n.trim())
+          ? null
+          : n.trim() + " background error(s)";
     } catch (RocksDBException e) {
-      throw ioException(e);
+      return null;
     }
   }
 
