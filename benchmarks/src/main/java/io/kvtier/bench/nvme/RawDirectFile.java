@@ -14,7 +14,7 @@ import java.lang.invoke.MethodHandle;
  * pwrite} through FFM, nothing else. Linux on x86-64 or AArch64; buffers 4096-aligned.
  */
 @SuppressWarnings("restricted")
-final class RawDirectFile implements AutoCloseable {
+public final class RawDirectFile implements AutoCloseable {
   private static final Linker LINKER = Linker.nativeLinker();
   private static final SymbolLookup LIBC = LINKER.defaultLookup();
   private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT;
@@ -44,7 +44,14 @@ final class RawDirectFile implements AutoCloseable {
 
   private final int fd;
 
-  RawDirectFile(String path, long bytes) throws Throwable {
+  /**
+   * Opens (creating if missing) and preallocates the file.
+   *
+   * @param path the file
+   * @param bytes bytes to preallocate
+   * @throws Throwable when open or posix_fallocate fails
+   */
+  public RawDirectFile(String path, long bytes) throws Throwable {
     try (Arena arena = Arena.ofConfined()) {
       fd = (int) OPEN.invokeExact(arena.allocateFrom(path), O_RDWR | O_CREAT | O_DIRECT, 0644);
     }
@@ -56,13 +63,27 @@ final class RawDirectFile implements AutoCloseable {
     }
   }
 
-  void write(MemorySegment buf, long offset) throws Throwable {
+  /**
+   * Writes the whole buffer at {@code offset}.
+   *
+   * @param buf a 4096-aligned buffer
+   * @param offset a 4096-aligned file offset
+   * @throws Throwable on a short or failed write
+   */
+  public void write(MemorySegment buf, long offset) throws Throwable {
     if ((long) PWRITE.invokeExact(fd, buf, buf.byteSize(), offset) != buf.byteSize()) {
       throw new IOException("pwrite failed at " + offset);
     }
   }
 
-  void read(MemorySegment buf, long offset) throws Throwable {
+  /**
+   * Fills the whole buffer from {@code offset}.
+   *
+   * @param buf a 4096-aligned buffer
+   * @param offset a 4096-aligned file offset
+   * @throws Throwable on a short or failed read
+   */
+  public void read(MemorySegment buf, long offset) throws Throwable {
     if ((long) PREAD.invokeExact(fd, buf, buf.byteSize(), offset) != buf.byteSize()) {
       throw new IOException("pread failed at " + offset);
     }
