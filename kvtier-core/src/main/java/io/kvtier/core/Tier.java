@@ -33,17 +33,21 @@ final class Tier {
     this.spec = spec;
     this.store = store;
     this.pages = new PageAllocator(ordinal, store);
+    this.inFlight = new int[(int) Math.min(Integer.MAX_VALUE - 8, store.capacityPages())];
   }
 
-  /** References held by copies in flight, per slot (for the invariant check). */
-  private final java.util.Map<Integer, Integer> inFlight = new java.util.HashMap<>();
+  /**
+   * References held by copies in flight, per slot: the invariant check counts them beside the
+   * index's and the leases'. A plain array, since every transferred page updates it twice.
+   */
+  private final int[] inFlight;
 
   void inFlight(int slot, int delta) {
-    inFlight.merge(slot, delta, (a, b) -> a + b == 0 ? null : a + b);
+    inFlight[slot] += delta;
   }
 
   int inFlightRefs(int slot) {
-    return inFlight.getOrDefault(slot, 0);
+    return inFlight[slot];
   }
 
   boolean usable() {
