@@ -75,9 +75,7 @@ final class LeaseImpl implements Lease {
     for (int i = 0; i < n; i++) {
       int b = matched[i];
       if (cache.index.hasCopy(b, 0)) {
-        long h = cache.pages.handleOf(cache.index.slot(b));
-        cache.pages.retain(h);
-        pages[i] = h;
+        pages[i] = cache.pages.retainSlot(cache.index.slot(b));
       } else {
         if (pendingBlocks == null) {
           pendingBlocks = new int[n - i];

@@ -144,6 +144,24 @@ final class PageAllocator {
   }
 
   /**
+   * Adds a reference to an allocated slot and returns its handle: what {@code retain(handleOf(s))}
+   * does, without encoding and validating the handle a second time (the acquire path does this once
+   * per matched block).
+   *
+   * @param slot an allocated slot
+   * @return its handle
+   */
+  long retainSlot(int slot) {
+    long h = handleOf(slot);
+    if (refCount[slot] == Integer.MAX_VALUE) {
+      throw new IllegalStateException(
+          "reference count of " + PageHandle.toString(h) + " would overflow");
+    }
+    refCount[slot]++;
+    return h;
+  }
+
+  /**
    * Adds a reference.
    *
    * @param handle a live handle
