@@ -101,7 +101,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   private final String tierName;
   private final WritePolicy writes;
   private final Map<Integer, CompletableFuture<Void>> onboarding = new HashMap<>();
-  private final Map<Long, List<long[]>> recovered = new HashMap<>();
+  private final Map<BlockKey, List<long[]>> recovered = new HashMap<>();
   private final Map<Long, BlockRecord> recoveredRecords = new HashMap<>();
   private static final System.Logger LOG = System.getLogger("io.kvtier.core");
 
@@ -145,11 +145,12 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       for (int t = 0; t < specs.size(); t++) {
         TierSpec spec = specs.get(t);
         PageStore st = spec.open(layout.pageBytes());
-        tiers[t] = new Tier(t, spec, st);
         if (st.capacityPages() > Integer.MAX_VALUE) {
+          st.close();
           throw new IllegalStateException(
               "tier '" + spec.name() + "' has " + st.capacityPages() + " pages; at most 2^31-1");
         }
+        tiers[t] = new Tier(t, spec, st);
         totalPages += st.capacityPages();
       }
       if (totalPages > Integer.MAX_VALUE - 1024) {
@@ -258,7 +259,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       if (root == PrefixIndex.NONE) {
         return new Warmth(0, 0, perTier);
       }
-      int[] matched = new int[tokens.length / tpb];
+      int[] matched = scratch(tokens.length / tpb);
       int n = index.match(root, tokens, tokens.length, matched);
       int usable = usableMask();
       for (int i = 0; i < n; i++) {
@@ -840,8 +841,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         || !config.admission().admit(1, b, index.view(1))) {
       return;
     }
-    long src = top.pages.handleOf(index.slot(b, 0));
-    top.pages.retain(src);
+    long src = top.pages.retainSlot(index.slot(b, 0));
     long dst = allocateIn(to, PageHandle.NONE);
     if (dst == PageHandle.NONE) {
       top.pages.release(src);
@@ -898,8 +898,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       int b = blocks[i];
       int pos = positions[i];
       if (index.hasCopy(b, 0)) {
-        long h = top.pages.handleOf(index.slot(b, 0));
-        top.pages.retain(h);
+        long h = top.pages.retainSlot(index.slot(b, 0));
         sink.arrived(pos, h);
         prev = h;
         continue;
@@ -912,9 +911,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
                   lock.lock();
                   try {
                     if (!closed && index.live(b) && index.hasCopy(b, 0)) {
-                      long h = top.pages.handleOf(index.slot(b, 0));
-                      top.pages.retain(h);
-                      sink.arrived(pos, h);
+                      sink.arrived(pos, top.pages.retainSlot(index.slot(b, 0)));
                     }
                   } finally {
                     lock.unlock();
@@ -1049,9 +1046,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     t.store.recover(
         (slot, rec) -> {
           t.pages.adopt((int) slot);
-          long rootId = rec.rootHi() ^ Long.rotateLeft(rec.rootLo(), 17);
           recovered
-              .computeIfAbsent(rootId, k -> new ArrayList<>())
+              .computeIfAbsent(new BlockKey(rec.rootHi(), rec.rootLo()), k -> new ArrayList<>())
               .add(new long[] {t.ordinal, slot});
           recoveredRecords.put(((long) t.ordinal << 40) | slot, rec);
         });
@@ -1060,14 +1056,16 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   private void adoptRecovered(int root) {
     long rh = index.rootKeyHi(root);
     long rl = index.rootKeyLo(root);
-    List<long[]> list = recovered.remove(rh ^ Long.rotateLeft(rl, 17));
+    List<long[]> list = recovered.remove(new BlockKey(rh, rl));
     if (list == null) {
       return;
     }
     Map<BlockKey, List<long[]>> byParent = new HashMap<>();
+    List<long[]> misfits = new ArrayList<>();
     for (long[] x : list) {
       BlockRecord r = recoveredRecords.get((x[0] << 40) | x[1]);
-      if (r.rootHi() != rh || r.rootLo() != rl || r.tokenCount() != tpb) {
+      if (r.tokenCount() != tpb) {
+        misfits.add(x); // written with another block size: never adoptable, give the page back
         continue;
       }
       byParent
@@ -1127,10 +1125,16 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
     }
     for (List<long[]> orphans : byParent.values()) {
-      for (long[] x : orphans) {
-        recoveredRecords.remove((x[0] << 40) | x[1]);
-        tiers[(int) x[0]].pages.release(tiers[(int) x[0]].pages.handleOf((int) x[1]));
-      }
+      releaseRecovered(orphans);
+    }
+    releaseRecovered(misfits);
+  }
+
+  /** Gives back recovered pages that no block of the index can adopt. */
+  private void releaseRecovered(List<long[]> slots) {
+    for (long[] x : slots) {
+      recoveredRecords.remove((x[0] << 40) | x[1]);
+      tiers[(int) x[0]].pages.release(tiers[(int) x[0]].pages.handleOf((int) x[1]));
     }
   }
 
