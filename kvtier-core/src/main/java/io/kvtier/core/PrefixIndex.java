@@ -918,7 +918,7 @@ final class PrefixIndex implements BlockView {
 
     @Override
     public long fingerprint(int block) {
-      return keyLo[block];
+      return PrefixIndex.this.fingerprint(block);
     }
 
     @Override
@@ -928,17 +928,17 @@ final class PrefixIndex implements BlockView {
 
     @Override
     public long lastAccess(int block) {
-      return nanosOf(lastAccess[block]);
+      return PrefixIndex.this.lastAccess(block);
     }
 
     @Override
     public int hits(int block) {
-      return hits[block];
+      return PrefixIndex.this.hits(block);
     }
 
     @Override
     public int priority(int block) {
-      return priority[block];
+      return PrefixIndex.this.priority(block);
     }
 
     @Override
@@ -948,7 +948,7 @@ final class PrefixIndex implements BlockView {
 
     @Override
     public boolean dead(int block) {
-      return (flags[block] & F_DEAD) != 0;
+      return PrefixIndex.this.dead(block);
     }
 
     @Override
