@@ -306,10 +306,9 @@ final class MappedPageStore implements PageStore {
   public synchronized void free(long slot) {
     ensureOpen();
     checkSlot(slot);
-    if (slots.isFree((int) slot)) {
+    if (!slots.tryFree((int) slot)) {
       throw new IllegalArgumentException("tier '" + name + "': slot " + slot + " is not in use");
     }
-    slots.free((int) slot);
   }
 
   @Override

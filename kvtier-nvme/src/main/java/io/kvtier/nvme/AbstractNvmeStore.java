@@ -184,10 +184,9 @@ abstract class AbstractNvmeStore implements NvmePageStore {
   public synchronized void free(long slot) {
     ensureOpen();
     checkSlot(slot);
-    if (slots.isFree((int) slot)) {
+    if (!slots.tryFree((int) slot)) {
       throw new IllegalArgumentException("tier '" + name + "': slot " + slot + " is not in use");
     }
-    slots.free((int) slot);
     enter();
     try {
       erase(slot);
