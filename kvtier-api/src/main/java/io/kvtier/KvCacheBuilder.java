@@ -24,7 +24,7 @@ import java.util.Set;
  *   <tr><th>option</th><th>default</th></tr>
  *   <tr><td>{@link #layout(KvLayout)}</td><td>required</td></tr>
  *   <tr><td>{@link #tier(TierSpec)}</td><td>required, top (fastest) tier first</td></tr>
- *   <tr><td>{@link #eviction(EvictionPolicy)}</td><td>{@link EvictionPolicy#lru()}</td></tr>
+ *   <tr><td>{@link #eviction(EvictionPolicy)}</td><td>{@link EvictionPolicy#agentAware()}</td></tr>
  *   <tr><td>{@link #admission(AdmissionPolicy)}</td><td>{@link AdmissionPolicy#always()}</td></tr>
  *   <tr><td>{@link #retention(RetentionPolicy)}</td><td>{@link RetentionPolicy#toolCallTtl()}</td></tr>
  *   <tr><td>{@link #branches(BranchPolicy)}</td><td>{@link BranchPolicy#freeNow()}</td></tr>
@@ -208,7 +208,7 @@ public final class KvCacheBuilder {
       throw new IllegalStateException(
           "eventBuffer must be a power of two of at least 16, was " + eventBuffer);
     }
-    EvictionPolicy ev = eviction != null ? eviction : EvictionPolicy.lru();
+    EvictionPolicy ev = eviction != null ? eviction : EvictionPolicy.agentAware();
     return new CacheConfig(
         layout, tiers, ev, admission, retention, branches, prefetch, writes, ticker, eventBuffer);
   }

@@ -1,6 +1,7 @@
 package io.kvtier;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -23,6 +24,39 @@ public final class Request {
   private final long salt;
   private final int priority;
   private final Duration priorityDuration;
+  private List<PriorityRange> ranges = List.of();
+
+  /**
+   * A retention priority for the blocks that start in a token range (TensorRT-LLM's token-range
+   * retention): for example the system prompt kept longer, or a block the engine knows is partial,
+   * or about to be rewritten, evicted first.
+   *
+   * @param fromToken first token of the range, inclusive
+   * @param toToken end of the range, exclusive
+   * @param value 0 (evict first) to 100 (evict last)
+   * @param duration how long it holds before reverting to the default; null for the block's life
+   */
+  public record PriorityRange(int fromToken, int toToken, int value, Duration duration) {
+
+    /**
+     * Checks the range.
+     *
+     * @throws IllegalArgumentException for an empty or negative range, a value outside [0, 100] or
+     *     a negative duration
+     */
+    public PriorityRange {
+      if (fromToken < 0 || toToken <= fromToken) {
+        throw new IllegalArgumentException(
+            "token range must satisfy 0 <= from < to, was [" + fromToken + ", " + toToken + ")");
+      }
+      if (value < 0 || value > 100) {
+        throw new IllegalArgumentException("priority must be in [0, 100], was " + value);
+      }
+      if (duration != null && duration.isNegative()) {
+        throw new IllegalArgumentException("priority duration must not be negative");
+      }
+    }
+  }
 
   private Request(
       Namespace namespace,
@@ -63,7 +97,7 @@ public final class Request {
     if (sessionId == null || sessionId.isEmpty()) {
       throw new IllegalArgumentException("session id must be non-empty");
     }
-    return new Request(namespace, tokens, sessionId, salt, priority, priorityDuration);
+    return carryRanges(new Request(namespace, tokens, sessionId, salt, priority, priorityDuration));
   }
 
   /**
@@ -74,7 +108,8 @@ public final class Request {
    * @return a copy
    */
   public Request salt(long tenantSalt) {
-    return new Request(namespace, tokens, session, tenantSalt, priority, priorityDuration);
+    return carryRanges(
+        new Request(namespace, tokens, session, tenantSalt, priority, priorityDuration));
   }
 
   /**
@@ -108,7 +143,40 @@ public final class Request {
     if (duration != null && duration.isNegative()) {
       throw new IllegalArgumentException("priority duration must not be negative");
     }
-    return new Request(namespace, tokens, session, salt, value, duration);
+    return carryRanges(new Request(namespace, tokens, session, salt, value, duration));
+  }
+
+  /**
+   * The same request with a retention priority for the blocks whose first token lies in {@code
+   * [fromToken, toToken)}; it overrides {@link #priority(int, Duration)} for them, and a later
+   * range overrides an earlier one where they overlap.
+   *
+   * @param fromToken first token, inclusive
+   * @param toToken end, exclusive
+   * @param value 0 (evict first) to 100 (evict last)
+   * @param duration how long it holds before reverting to the default; null for the block's life
+   * @return a copy
+   */
+  public Request priority(int fromToken, int toToken, int value, Duration duration) {
+    PriorityRange r = new PriorityRange(fromToken, toToken, value, duration);
+    Request copy = new Request(namespace, tokens, session, salt, priority, priorityDuration);
+    copy.ranges =
+        java.util.stream.Stream.concat(ranges.stream(), java.util.stream.Stream.of(r)).toList();
+    return copy;
+  }
+
+  private Request carryRanges(Request copy) {
+    copy.ranges = ranges;
+    return copy;
+  }
+
+  /**
+   * The token-range priorities, in the order they were given.
+   *
+   * @return the ranges, unmodifiable
+   */
+  public List<PriorityRange> priorityRanges() {
+    return ranges;
   }
 
   /**

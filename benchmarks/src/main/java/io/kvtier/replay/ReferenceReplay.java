@@ -37,9 +37,12 @@ import java.util.Objects;
  * {@code acquire} (the longest cached prefix, pinned), {@code extend} (pages for the rest, evicting
  * as needed), {@code commit} (the new blocks enter the index) and {@code close}. If the request was
  * forked into speculative branches, they are forked after the commit, each extended by its
- * generated tokens, one kept and the others discarded, before the close. Then a session with a
- * pause ahead pauses with the <em>estimated</em> duration (the engine never knows the true gap),
- * and a session with nothing ahead ends.
+ * generated tokens, one kept and the others discarded, before the close. Then a session whose
+ * request ended in a pause (a tool call or a human turn) pauses with the <em>estimated</em>
+ * duration: the engine never knows the true gap, nor whether the session will come back at all, so
+ * no session is ended early. When a request's last trace block is partial, the request gives that
+ * block priority 0 for its token range, as an engine that knows its prompt would: the next turn
+ * rewrites a partial block, so it is never reused.
  *
  * <p>The prompt is acquired as its cached prefix (found first with {@code probeTokens}, which
  * touches nothing) and extended with the rest, so that when pins leave too little evictable room
@@ -197,7 +200,6 @@ public final class ReferenceReplay {
       String tenant = trace.tenants().get(t);
       salts[t] = tenant.isEmpty() ? 0 : Request.of(ns[0], new int[0]).salt(tenant).salt();
     }
-    int[] nextInSession = nextInSession();
     int[] lastOfSession = new int[trace.sessions().size()];
     Arrays.fill(lastOfSession, -1);
     Session[] sessions = new Session[trace.sessions().size()];
@@ -237,6 +239,10 @@ public final class ReferenceReplay {
         long salt = salts[trace.tenant(i)];
         int cached = cache.probeTokens(space, tokens, salt);
         Request req = Request.of(space, Arrays.copyOf(tokens, cached)).salt(salt);
+        if (trace.inputLength(i) % trace.blockTokens(i) != 0) {
+          // The last block is partial: an engine would not cache it (the next turn rewrites it).
+          req = req.priority(tokens.length - 1, tokens.length, 0, null);
+        }
         if (s != null) {
           req = req.session(s.id());
         }
@@ -255,10 +261,7 @@ public final class ReferenceReplay {
         }
         if (s != null) {
           PauseKind kind = trace.pauseKind(i);
-          if (nextInSession[i] < 0) {
-            s.end();
-            sessions[si] = null;
-          } else if (kind != null) {
+          if (kind != null) {
             s.pause(kind, estimator.estimate(kind));
           }
         }
@@ -362,24 +365,5 @@ public final class ReferenceReplay {
     }
     br.keep(0).close();
     return nextToken;
-  }
-
-  /** For each request, the index of its session's next request, or -1. */
-  private int[] nextInSession() {
-    int n = trace.size();
-    int[] next = new int[n];
-    Arrays.fill(next, -1);
-    int[] last = new int[trace.sessions().size()];
-    Arrays.fill(last, -1);
-    for (int i = 0; i < n; i++) {
-      int s = trace.session(i);
-      if (s >= 0) {
-        if (last[s] >= 0) {
-          next[last[s]] = i;
-        }
-        last[s] = i;
-      }
-    }
-    return next;
   }
 }

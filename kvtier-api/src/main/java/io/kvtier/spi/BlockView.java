@@ -81,4 +81,63 @@ public interface BlockView {
    * @return true if evictable
    */
   boolean evictable(int block);
+
+  /**
+   * The conversation turn of the request that last used the block: the session's request count when
+   * the request named a session, otherwise the number of successive requests that extended the same
+   * private path of the prefix tree (a request extending a block shared by many conversations
+   * starts at 1). Conversations that have gone on for more turns are likelier to go on again:
+   * agent-aware policies keep their blocks longer.
+   *
+   * @param block the block id
+   * @return 1 or more (saturating at 15)
+   */
+  default int turns(int block) {
+    return 1;
+  }
+
+  /**
+   * Whether the block is coming back: if it was cached before, left the cache, and has just been
+   * created again, the turn it had when it left (from the cache's bounded memory of blocks that
+   * left); 0 otherwise. Policies learn from it which of their victims they should have kept, as ARC
+   * learns from its ghost lists.
+   *
+   * @param block the block id
+   * @return 0, or 1 to 15
+   */
+  default int returningTurns(int block) {
+    return 0;
+  }
+
+  /**
+   * Whether the block is coming back, and how it left: if {@link #returningTurns(int)} is not 0,
+   * the pause kind of its session when it left the cache.
+   *
+   * @param block the block id
+   * @return the pause kind, or null when it was not paused or is not coming back
+   */
+  default io.kvtier.PauseKind returningPauseKind(int block) {
+    return null;
+  }
+
+  /**
+   * Why the session that last used the block is paused, if it is.
+   *
+   * @param block the block id
+   * @return the pause kind, or null when that session is not paused (or no session used it)
+   */
+  default io.kvtier.PauseKind pauseKind(int block) {
+    return null;
+  }
+
+  /**
+   * The engine's estimate of that pause, from {@link io.kvtier.Session#pause}; the pause began at
+   * about {@link #lastAccess(int)}.
+   *
+   * @param block the block id
+   * @return nanoseconds; 0 when not paused
+   */
+  default long expectedPause(int block) {
+    return 0;
+  }
 }

@@ -8,7 +8,9 @@ package io.kvtier.spi;
  * ghost queue), {@link #priorityLru()} (TensorRT-LLM's retention model: lowest priority first, then
  * least recently used, priorities reverting after their duration), {@link #tinyLfu()} (W-TinyLFU: a
  * window, a segmented main region and admission by a frequency sketch) and {@link #arc()} (ARC:
- * recency and frequency lists with ghosts and an adaptive split).
+ * recency and frequency lists with ghosts and an adaptive split), and {@link #agentAware()}, the
+ * default: least recently used, stretched by what the engine's hints and the prefix tree say about
+ * whether a block's conversation will come back.
  */
 public interface EvictionPolicy {
 
@@ -74,9 +76,24 @@ public interface EvictionPolicy {
   }
 
   /**
+   * The default policy: lowest retention priority first, then the block whose <em>retention
+   * time</em> is earliest. A block's retention time is its last access, moved later for blocks of
+   * conversations that have gone on for more turns (they are likelier to come back), later by the
+   * expected pause for a session paused for a tool call (it is coming back soon), earlier for a
+   * session paused for a human, whose return is later and less sure. Without hints it ranks like
+   * LRU with a preference for long conversations over one-shot requests.
+   *
+   * @return the policy
+   */
+  static EvictionPolicy agentAware() {
+    return KvTierProvider.get().eviction("agent-aware");
+  }
+
+  /**
    * A stock policy by name.
    *
-   * @param name {@code lru}, {@code s3fifo}, {@code priority-lru}, {@code tinylfu} or {@code arc}
+   * @param name {@code lru}, {@code s3fifo}, {@code priority-lru}, {@code tinylfu}, {@code arc} or
+   *     {@code agent-aware}
    * @return the policy
    */
   static EvictionPolicy named(String name) {

@@ -44,6 +44,15 @@ public interface Evictor {
   default void onPriorityChange(int block) {}
 
   /**
+   * The block's agent hints changed: the session that last used it paused or resumed ({@link
+   * BlockView#pauseKind(int)}, {@link BlockView#expectedPause(int)}). Policies that use hints
+   * re-rank the block.
+   *
+   * @param block the block id
+   */
+  default void onHintChange(int block) {}
+
+  /**
    * The block left the tier (evicted or dropped); forget it.
    *
    * @param block the block id

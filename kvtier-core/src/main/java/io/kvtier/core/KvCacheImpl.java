@@ -8,6 +8,7 @@ import io.kvtier.KvTierException;
 import io.kvtier.Lease;
 import io.kvtier.Namespace;
 import io.kvtier.PageHandle;
+import io.kvtier.PauseKind;
 import io.kvtier.Request;
 import io.kvtier.Session;
 import io.kvtier.Ticker;
@@ -210,6 +211,12 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         }
       }
       long now = ticker.read();
+      SessionImpl session = existingSession(request.sessionId());
+      int turn =
+          session != null
+              ? session.nextTurn()
+              : index.turnAfter(n > 0 ? matched[n - 1] : PrefixIndex.NONE);
+      index.currentTurn = turn;
       index.touch(matched, n, now);
       int[] perTier = new int[tiers.length];
       for (int i = 0; i < n; i++) {
@@ -225,6 +232,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         }
       }
       LeaseImpl lease = new LeaseImpl(this, request, root, matched, n, perTier);
+      lease.turn = turn;
       if (n > 0) {
         index.pin(matched[n - 1]);
       }
@@ -521,6 +529,22 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   void cancelPinExpiry(SessionImpl s) {
     pinExpiry.remove(s);
+  }
+
+  /**
+   * Records a pause ({@code kind} non-null) or resume of the session whose path ends at {@code
+   * tail} on every block of the path, and tells the evictors of the blocks whose hints changed.
+   */
+  void setPause(int tail, PauseKind kind, long expectedNanos) {
+    for (int b = tail; !PrefixIndex.isRoot(b); b = index.parent(b)) {
+      if (index.setPause(b, kind, expectedNanos)) {
+        for (Tier t : tiers) {
+          if (index.hasCopy(b, t.ordinal)) {
+            t.evictor.onHintChange(b);
+          }
+        }
+      }
+    }
   }
 
   void setPriority(int block, int priority) {
@@ -1172,9 +1196,11 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     insertPages = leasePages;
     insertTier = 0;
     insertLease = lease;
+    index.currentTurn = lease.turn;
     try {
       return index.insert(parent, tok, fromBlock, nBlocks, pHi, pLo, prio, dead, out);
     } finally {
+      lease.turn = index.currentTurn;
       insertPages = null;
       insertLease = null;
     }
@@ -1219,8 +1245,13 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     if (insertLease != null) {
       t.pages.retain(h); // the index's own reference; the lease keeps its own
     }
-    addCopy(block, t, (int) PageHandle.index(h));
     Duration d = insertLease == null ? null : insertLease.priorityDuration();
+    Request.PriorityRange range = insertLease == null ? null : insertLease.rangeAt(position * tpb);
+    if (range != null) {
+      index.priority(block, range.value());
+      d = range.duration();
+    }
+    addCopy(block, t, (int) PageHandle.index(h));
     if (d != null) {
       long until = deadline(ticker.read(), d);
       if (until != Long.MAX_VALUE) {

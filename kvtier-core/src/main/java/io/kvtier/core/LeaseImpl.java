@@ -36,9 +36,14 @@ final class LeaseImpl implements Lease {
   private final String sessionId;
   private final int priority;
   private final Duration priorityDuration;
+  private final java.util.List<Request.PriorityRange> ranges;
   private final int cachedTokens;
 
   private int[] seq;
+
+  /** The conversation turn its blocks are recorded with (set by the cache at acquire). */
+  int turn = 1;
+
   private int seqLen;
   private int tokenCount;
   private long[] pages;
@@ -66,6 +71,7 @@ final class LeaseImpl implements Lease {
     this.sessionId = r.sessionId();
     this.priority = r.priority();
     this.priorityDuration = r.priorityDuration();
+    this.ranges = r.priorityRanges();
     this.seq = r.tokens();
     this.seqLen = seq.length;
     this.cachedTokens = n * cache.tpb;
@@ -100,6 +106,7 @@ final class LeaseImpl implements Lease {
     this.sessionId = parent.sessionId;
     this.priority = parent.priority;
     this.priorityDuration = parent.priorityDuration;
+    this.ranges = parent.ranges;
     this.cachedTokens = parent.cachedTokens;
     this.seq = Arrays.copyOf(parent.seq, Math.max(parent.seqLen, 1));
     this.seqLen = parent.seqLen;
@@ -116,6 +123,17 @@ final class LeaseImpl implements Lease {
     if (tail != PrefixIndex.NONE) {
       cache.index.pin(tail);
     }
+  }
+
+  /** The last token-range priority of the request containing {@code token}, or null. */
+  Request.PriorityRange rangeAt(int token) {
+    Request.PriorityRange found = null;
+    for (Request.PriorityRange r : ranges) {
+      if (token >= r.fromToken() && token < r.toToken()) {
+        found = r;
+      }
+    }
+    return found;
   }
 
   Duration priorityDuration() {

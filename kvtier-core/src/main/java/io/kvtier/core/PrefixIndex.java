@@ -1,6 +1,7 @@
 package io.kvtier.core;
 
 import io.kvtier.Namespace;
+import io.kvtier.PauseKind;
 import io.kvtier.Request;
 import io.kvtier.spi.BlockView;
 import java.util.ArrayList;
@@ -70,6 +71,11 @@ final class PrefixIndex implements BlockView {
   private static final byte F_DEAD = 2;
   private static final byte F_LIVE = 4;
 
+  /** Has had {@link #HUB_CHILDREN} children at once: many conversations branch from it. */
+  private static final byte F_HUB = (byte) 0x80; // bits 3-6 are the copy bits
+
+  private static final int HUB_CHILDREN = 3;
+
   /** Copy bits: bit {@code COPY_SHIFT + t} of {@code flags} is set when tier t holds a copy. */
   private static final int COPY_SHIFT = 3;
 
@@ -97,6 +103,34 @@ final class PrefixIndex implements BlockView {
   private final byte[] flags;
   private final byte[] state;
   private final byte[] priority;
+
+  /**
+   * Agent hints per block: bits 0-3 the conversation turn of the request that last used it (1 to
+   * 15), bits 4-5 the pause kind of its session (0 none, else {@code PauseKind.ordinal() + 1}).
+   */
+  private final byte[] hint;
+
+  /** The expected pause in milliseconds while {@link #hint} says paused. */
+  private final int[] pauseMillis;
+
+  /**
+   * The turn that {@link #touch}, {@link #insert} and reuse record: the cache sets it first; an
+   * insert raises it when it re-creates a block it remembers.
+   */
+  int currentTurn = 1;
+
+  /**
+   * The turns of blocks that left the index, so that a conversation whose blocks were evicted is
+   * still known for how long it has gone on when it comes back: direct-mapped by fingerprint, each
+   * entry the fingerprint's high 26 bits and the block's hint byte (turn and pause kind) in the low
+   * 6 (0: empty). Two entries per block of capacity at most; a collision overwrites, and a false
+   * match only changes a policy's credit.
+   */
+  private final int[] turnMemory;
+
+  /** Per block: the turn it had when it last left the index, if remembered at creation; else 0. */
+  private final byte[] returned;
+
   private final TierView[] views;
   private final IdAllocator ids;
   private final ChildTable childTable;
@@ -141,6 +175,10 @@ final class PrefixIndex implements BlockView {
     this.slots = new int[tiers][capacityBlocks];
     this.tierKids = tiers == 1 ? null : new int[tiers][capacityBlocks];
     this.lastAccess = new int[capacityBlocks];
+    this.hint = new byte[capacityBlocks];
+    this.returned = new byte[capacityBlocks];
+    this.turnMemory = new int[Integer.highestOneBit(Math.max(2, capacityBlocks)) << 1];
+    this.pauseMillis = new int[capacityBlocks];
     this.epochNanos = ticker.read();
     this.flags = new byte[capacityBlocks];
     this.state = new byte[capacityBlocks];
@@ -248,6 +286,7 @@ final class PrefixIndex implements BlockView {
     for (int i = 0; i < n; i++) {
       int b = blocks[i];
       lastAccess[b] = millis(now);
+      hint[b] = (byte) currentTurn;
       if (hits[b] != Character.MAX_VALUE) {
         hits[b]++;
       }
@@ -348,6 +387,7 @@ final class PrefixIndex implements BlockView {
   private void reuse(int b, int position, long now, boolean dead, int[] outBlocks) {
     outBlocks[position] = b;
     lastAccess[b] = millis(now);
+    hint[b] = (byte) currentTurn;
     if ((flags[b] & F_DEAD) != 0 && !dead) {
       flags[b] &= ~F_DEAD;
       listener.deadChanged(b);
@@ -383,6 +423,13 @@ final class PrefixIndex implements BlockView {
       }
     }
     lastAccess[id] = millis(now);
+    int remembered = remembered(key2[1]);
+    returned[id] = (byte) remembered;
+    if ((remembered & 0x0f) >= currentTurn) {
+      // The block was cached before and left: its conversation is coming back for another turn.
+      currentTurn = Math.min(15, (remembered & 0x0f) + 1);
+    }
+    hint[id] = (byte) currentTurn;
     priority[id] = (byte) prio;
     flags[id] = (byte) (F_LIVE | (dead ? F_DEAD : 0));
     if (appendable && id == p + 1) {
@@ -398,7 +445,9 @@ final class PrefixIndex implements BlockView {
       if (isRoot(p)) {
         rootChildren[rootIndex(p)]++;
       } else {
-        children[p]++;
+        if (++children[p] >= HUB_CHILDREN) {
+          flags[p] |= F_HUB;
+        }
       }
     }
     liveBlocks++;
@@ -653,6 +702,7 @@ final class PrefixIndex implements BlockView {
       p = b - 1;
       edgeLen[link[b]]--;
     }
+    remember(keyLo[b], hint[b]);
     flags[b] = 0;
     state[b] = 0;
     edgeLen[b] = 0;
@@ -692,8 +742,9 @@ final class PrefixIndex implements BlockView {
   /** Bytes of index metadata per block of capacity, excluding token ids, from the arrays' sizes. */
   int metadataBytesPerBlock() {
     // keys 16, link/edgeLen/children 12, pins and hits 4, lastAccess 4, flags/state/priority 3,
-    // then per tier a slot (4) and, with more than one tier, a per-tier child count (4).
-    long perBlock = 16 + 12 + 4 + 4 + 3 + 4L * tiers + (tiers > 1 ? 4L * tiers : 0);
+    // hints 6, turn memory 4 to 8, then per tier a slot (4) and, with more than one tier, a
+    // per-tier child count (4).
+    long perBlock = 16 + 12 + 4 + 4 + 3 + 6 + 8 + 4L * tiers + (tiers > 1 ? 4L * tiers : 0);
     long shared = ids.footprintBytes() + childTable.footprintBytes();
     return (int) Math.round(perBlock + (double) shared / Math.max(1, capacity));
   }
@@ -841,6 +892,79 @@ final class PrefixIndex implements BlockView {
   }
 
   @Override
+  public int turns(int block) {
+    return Math.max(1, hint[block] & 0x0f);
+  }
+
+  @Override
+  public int returningTurns(int block) {
+    return returned[block] & 0x0f;
+  }
+
+  @Override
+  public PauseKind returningPauseKind(int block) {
+    int k = (returned[block] >> 4) & 3;
+    return k == 0 ? null : PAUSE_KINDS[k - 1];
+  }
+
+  @Override
+  public PauseKind pauseKind(int block) {
+    int k = (hint[block] >> 4) & 3;
+    return k == 0 ? null : PAUSE_KINDS[k - 1];
+  }
+
+  @Override
+  public long expectedPause(int block) {
+    return (hint[block] & 0x30) == 0 ? 0 : pauseMillis[block] * 1_000_000L;
+  }
+
+  private static final PauseKind[] PAUSE_KINDS = PauseKind.values();
+
+  /**
+   * Records that the session that last used {@code block} paused ({@code kind} non-null, for about
+   * {@code expectedNanos}) or resumed ({@code kind} null). Returns whether anything changed.
+   */
+  boolean setPause(int block, PauseKind kind, long expectedNanos) {
+    int turn = hint[block] & 0x0f;
+    byte h = (byte) (kind == null ? turn : turn | ((kind.ordinal() + 1) << 4));
+    int ms =
+        kind == null
+            ? 0
+            : (int) Math.min(Integer.MAX_VALUE, Math.max(0, expectedNanos / 1_000_000L));
+    if (hint[block] == h && pauseMillis[block] == ms) {
+      return false;
+    }
+    hint[block] = h;
+    pauseMillis[block] = ms;
+    return true;
+  }
+
+  /** Remembers a block that leaves: its turn and pause kind (its hint byte) under its tag. */
+  private void remember(long fingerprint, int hintByte) {
+    int h = hintByte & 0x3f;
+    turnMemory[(int) fingerprint & (turnMemory.length - 1)] =
+        (int) (fingerprint >>> 38) << 6 | (h == 0 ? 1 : h);
+  }
+
+  /** The hint byte a block had when it left, if remembered; else 0. */
+  private int remembered(long fingerprint) {
+    int e = turnMemory[(int) fingerprint & (turnMemory.length - 1)];
+    return e != 0 && e >>> 6 == (int) (fingerprint >>> 38) ? e & 0x3f : 0;
+  }
+
+  /** The conversation turn of a request that matched up to {@code deepest} (NONE: nothing). */
+  int turnAfter(int deepest) {
+    if (deepest == NONE || isRoot(deepest)) {
+      return 1;
+    }
+    // A block many conversations branch from (a shared system prompt) starts a new conversation.
+    if ((flags[deepest] & F_HUB) != 0) {
+      return 1;
+    }
+    return Math.min(15, turns(deepest) + 1);
+  }
+
+  @Override
   public int priority(int block) {
     return priority[block];
   }
@@ -934,6 +1058,31 @@ final class PrefixIndex implements BlockView {
     @Override
     public int hits(int block) {
       return PrefixIndex.this.hits(block);
+    }
+
+    @Override
+    public int turns(int block) {
+      return PrefixIndex.this.turns(block);
+    }
+
+    @Override
+    public int returningTurns(int block) {
+      return PrefixIndex.this.returningTurns(block);
+    }
+
+    @Override
+    public PauseKind returningPauseKind(int block) {
+      return PrefixIndex.this.returningPauseKind(block);
+    }
+
+    @Override
+    public PauseKind pauseKind(int block) {
+      return PrefixIndex.this.pauseKind(block);
+    }
+
+    @Override
+    public long expectedPause(int block) {
+      return PrefixIndex.this.expectedPause(block);
     }
 
     @Override

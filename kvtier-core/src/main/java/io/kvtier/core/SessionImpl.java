@@ -23,6 +23,7 @@ final class SessionImpl implements Session {
   long pinUntil = Long.MAX_VALUE;
   private boolean pinnedByPause;
   private boolean ended;
+  private int turns;
 
   SessionImpl(KvCacheImpl cache, String id) {
     this.cache = cache;
@@ -39,6 +40,14 @@ final class SessionImpl implements Session {
     if (ended) {
       throw new CacheClosedException("session '" + id + "' has ended");
     }
+  }
+
+  /** The turn of the session's next request: its request count, saturating (lock held). */
+  int nextTurn() {
+    if (turns < 15) {
+      turns++;
+    }
+    return turns;
   }
 
   private boolean tailValid() {
@@ -134,9 +143,21 @@ final class SessionImpl implements Session {
       if (ttl != null && !ttl.isNegative() && !ttl.isZero()) {
         pinFor(ttl, true);
       }
+      if (tailValid()) {
+        long nanos = expected == null || expected.isNegative() ? 0 : saturatedNanos(expected);
+        cache.setPause(tail, kind, nanos);
+      }
       cache.config.prefetch().onPause(id, kind, expected, cache.prefetchContext());
     } finally {
       cache.lock.unlock();
+    }
+  }
+
+  private static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
     }
   }
 
@@ -148,6 +169,9 @@ final class SessionImpl implements Session {
       cache.tick();
       if (pinnedByPause) {
         dropPin();
+      }
+      if (tailValid()) {
+        cache.setPause(tail, null, 0);
       }
       cache.config.prefetch().onResume(id, cache.prefetchContext());
     } finally {

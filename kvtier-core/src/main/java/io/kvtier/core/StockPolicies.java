@@ -7,9 +7,10 @@ import java.util.List;
  * The stock eviction policies by name, as {@link io.kvtier.spi.EvictionPolicy#named(String)} and
  * the replay tool name them: {@code lru} ({@link LruEvictor}), {@code priority-lru} ({@link
  * PriorityLruEvictor}), {@code s3fifo} ({@link S3FifoEvictor}), {@code tinylfu} ({@link
- * TinyLfuEvictor}) and {@code arc} ({@link ArcEvictor}). The policies are stateless factories,
- * shared; each {@link EvictionPolicy#newEvictor} call makes a fresh evictor whose state has the
- * single writer of the tier it serves.
+ * TinyLfuEvictor}), {@code arc} ({@link ArcEvictor}) and {@code agent-aware} ({@link
+ * AgentAwareEvictor}, the default). The policies are stateless factories, shared; each {@link
+ * EvictionPolicy#newEvictor} call makes a fresh evictor whose state has the single writer of the
+ * tier it serves.
  */
 final class StockPolicies {
 
@@ -19,7 +20,8 @@ final class StockPolicies {
           PriorityLruEvictor.POLICY,
           S3FifoEvictor.POLICY,
           TinyLfuEvictor.POLICY,
-          ArcEvictor.POLICY);
+          ArcEvictor.POLICY,
+          AgentAwareEvictor.POLICY);
 
   private StockPolicies() {}
 

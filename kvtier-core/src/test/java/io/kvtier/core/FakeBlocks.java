@@ -15,6 +15,11 @@ final class FakeBlocks implements BlockView {
   final int[] depth;
   final boolean[] dead;
   final boolean[] evictable;
+  final int[] turns;
+  final io.kvtier.PauseKind[] pause;
+  final long[] expectedPause;
+  final int[] returningTurns;
+  final io.kvtier.PauseKind[] returningPause;
 
   FakeBlocks(int n) {
     fingerprint = new long[n];
@@ -24,6 +29,12 @@ final class FakeBlocks implements BlockView {
     depth = new int[n];
     dead = new boolean[n];
     evictable = new boolean[n];
+    turns = new int[n];
+    pause = new io.kvtier.PauseKind[n];
+    expectedPause = new long[n];
+    returningTurns = new int[n];
+    returningPause = new io.kvtier.PauseKind[n];
+    Arrays.fill(turns, 1);
     Arrays.fill(priority, 35);
     Arrays.fill(depth, 1);
     for (int i = 0; i < n; i++) {
@@ -78,5 +89,30 @@ final class FakeBlocks implements BlockView {
   @Override
   public boolean evictable(int block) {
     return evictable[block];
+  }
+
+  @Override
+  public int turns(int block) {
+    return turns[block];
+  }
+
+  @Override
+  public io.kvtier.PauseKind pauseKind(int block) {
+    return pause[block];
+  }
+
+  @Override
+  public long expectedPause(int block) {
+    return expectedPause[block];
+  }
+
+  @Override
+  public int returningTurns(int block) {
+    return returningTurns[block];
+  }
+
+  @Override
+  public io.kvtier.PauseKind returningPauseKind(int block) {
+    return returningPause[block];
   }
 }

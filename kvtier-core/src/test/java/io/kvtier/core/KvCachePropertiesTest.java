@@ -111,7 +111,7 @@ class KvCachePropertiesTest {
 
   @Provide
   Arbitrary<String> evictions() {
-    return Arbitraries.of("lru", "s3fifo", "priority-lru");
+    return Arbitraries.of("lru", "s3fifo", "priority-lru", "tinylfu", "arc", "agent-aware");
   }
 
   @Provide

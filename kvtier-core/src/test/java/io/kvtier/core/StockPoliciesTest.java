@@ -12,11 +12,12 @@ class StockPoliciesTest {
 
   @Test
   void byName_returnsThePolicyOfThatName() {
-    for (String name : new String[] {"lru", "priority-lru", "s3fifo", "tinylfu", "arc"}) {
+    for (String name :
+        new String[] {"lru", "priority-lru", "s3fifo", "tinylfu", "arc", "agent-aware"}) {
       assertThat(StockPolicies.byName(name).name()).isEqualTo(name);
     }
     assertThat(StockPolicies.names())
-        .containsExactly("lru", "priority-lru", "s3fifo", "tinylfu", "arc");
+        .containsExactly("lru", "priority-lru", "s3fifo", "tinylfu", "arc", "agent-aware");
   }
 
   @Test
@@ -32,6 +33,8 @@ class StockPoliciesTest {
         .isInstanceOf(TinyLfuEvictor.class);
     assertThat(StockPolicies.byName("arc").newEvictor(blocks.context(8)))
         .isInstanceOf(ArcEvictor.class);
+    assertThat(StockPolicies.byName("agent-aware").newEvictor(blocks.context(8)))
+        .isInstanceOf(AgentAwareEvictor.class);
   }
 
   @Test
