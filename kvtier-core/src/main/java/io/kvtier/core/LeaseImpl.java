@@ -37,6 +37,10 @@ final class LeaseImpl implements Lease {
   private final int priority;
   private final Duration priorityDuration;
   private final int cachedTokens;
+  private final Request request;
+
+  /** Whether {@link AgentHints#committed} learned from this lease already. */
+  boolean agentLearned;
 
   private int[] seq;
   private int seqLen;
@@ -66,6 +70,7 @@ final class LeaseImpl implements Lease {
     this.sessionId = r.sessionId();
     this.priority = r.priority();
     this.priorityDuration = r.priorityDuration();
+    this.request = r;
     this.seq = r.tokens();
     this.seqLen = seq.length;
     this.cachedTokens = n * cache.tpb;
@@ -100,6 +105,7 @@ final class LeaseImpl implements Lease {
     this.sessionId = parent.sessionId;
     this.priority = parent.priority;
     this.priorityDuration = parent.priorityDuration;
+    this.request = parent.request;
     this.cachedTokens = parent.cachedTokens;
     this.seq = Arrays.copyOf(parent.seq, Math.max(parent.seqLen, 1));
     this.seqLen = parent.seqLen;
@@ -124,6 +130,14 @@ final class LeaseImpl implements Lease {
 
   String sessionId() {
     return sessionId;
+  }
+
+  Request request() {
+    return request;
+  }
+
+  int root() {
+    return root;
   }
 
   private void check() {
@@ -229,7 +243,8 @@ final class LeaseImpl implements Lease {
                   } else {
                     cache.pages.release(h);
                   }
-                });
+                },
+                cache.hints.payer(this));
       }
       return onboarding;
     } finally {
@@ -317,7 +332,7 @@ final class LeaseImpl implements Lease {
     if (tokenCount % tpb != 0 && pageCount > 0) {
       long last = pages[pageCount - 1];
       if (cache.pages.refCount(last) > 1) {
-        long copy = cache.allocatePage(last);
+        long copy = cache.allocatePage(this, last);
         if (copy == PageHandle.NONE) {
           throw outOfPages(1);
         }
@@ -332,7 +347,7 @@ final class LeaseImpl implements Lease {
     int start = pageCount;
     for (int i = start; i < need; i++) {
       long hint = i > 0 ? pages[i - 1] : PageHandle.NONE;
-      long h = cache.allocatePage(hint);
+      long h = cache.allocatePage(this, hint);
       if (h == PageHandle.NONE) {
         for (int j = start; j < i; j++) {
           cache.pages.release(pages[j]);
@@ -347,6 +362,10 @@ final class LeaseImpl implements Lease {
   }
 
   private OutOfPagesException outOfPages(int wanted) {
+    OutOfPagesException quota = cache.hints.takeQuotaFailure();
+    if (quota != null) {
+      return quota;
+    }
     return new OutOfPagesException(
         "tier '"
             + cache.store.name()
@@ -371,6 +390,7 @@ final class LeaseImpl implements Lease {
       cache.tick();
       publishUpTo(computedTokens / cache.tpb, priority, false);
       cache.flushOffloads();
+      cache.hints.committed(this);
     } finally {
       cache.lock.unlock();
     }
