@@ -1,6 +1,7 @@
 package io.kvtier;
 
 import io.kvtier.event.EventBatch;
+import java.util.List;
 
 /**
  * A paged, prefix-indexed KV cache over one or more memory tiers.
@@ -81,6 +82,35 @@ public interface KvCache extends AutoCloseable {
    * @return the session
    */
   Session session(String sessionId);
+
+  /**
+   * The orchestrator's forecast for one workflow: the steps that will run next, each with its
+   * namespace, prompt prefix and distance in steps (KVFlow's agent step graph). A hint: the cache
+   * may ignore it, and a forecast that turns out wrong costs only some cache space.
+   *
+   * <p>Each call replaces the workflow's previous forecast; an empty list withdraws it. The cache
+   * keeps each step's cached prefix with a soft pin, nearest steps first, within the cap set by
+   * {@link KvCacheBuilder#warmPrefixes(int, java.time.Duration)} and for at most its duration after
+   * this call; and it offers each step to the {@link io.kvtier.spi.PrefetchPolicy} (such as {@link
+   * io.kvtier.spi.PrefetchPolicy#nextSteps(int)}), which may copy a prefix that only lower tiers
+   * hold into the top tier before the step runs. Only the part of a prefix that is cached when the
+   * call is made is kept: send the forecast again when it changes, typically after each step.
+   *
+   * @param workflowId the workflow, non-empty
+   * @param steps its next steps, in any order
+   * @throws KvTierException if the cache is closed or a step's namespace does not fit the cache
+   */
+  default void expect(String workflowId, List<NextStep> steps) {}
+
+  /**
+   * Like {@link #expect(String, List)}.
+   *
+   * @param workflowId the workflow, non-empty
+   * @param steps its next steps
+   */
+  default void expect(String workflowId, NextStep... steps) {
+    expect(workflowId, List.of(steps));
+  }
 
   /**
    * Events from sequence number {@code fromSeq} on, at most {@code max} of them. The cache keeps a

@@ -4,14 +4,18 @@ import io.kvtier.spi.AdmissionPolicy;
 import io.kvtier.spi.BranchPolicy;
 import io.kvtier.spi.CacheConfig;
 import io.kvtier.spi.EvictionPolicy;
+import io.kvtier.spi.HintConfig;
 import io.kvtier.spi.KvTierProvider;
 import io.kvtier.spi.PrefetchPolicy;
 import io.kvtier.spi.RetentionPolicy;
 import io.kvtier.spi.TierSpec;
 import io.kvtier.spi.WritePolicy;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -32,6 +36,8 @@ import java.util.Set;
  *   <tr><td>{@link #writes(WritePolicy)}</td><td>{@link WritePolicy#writeBack()}</td></tr>
  *   <tr><td>{@link #ticker(Ticker)}</td><td>{@link Ticker#system()}</td></tr>
  *   <tr><td>{@link #eventBuffer(int)}</td><td>{@value #DEFAULT_EVENT_BUFFER} events</td></tr>
+ *   <tr><td>{@link #warmPrefixes(int, Duration)}</td><td>a quarter of the top tier, 10 minutes</td></tr>
+ *   <tr><td>{@link #tenantQuota(long, int)}</td><td>no quota</td></tr>
  * </table>
  */
 public final class KvCacheBuilder {
@@ -52,6 +58,9 @@ public final class KvCacheBuilder {
   private WritePolicy writes = WritePolicy.writeBack();
   private Ticker ticker = Ticker.system();
   private int eventBuffer = DEFAULT_EVENT_BUFFER;
+  private int warmBlocks = HintConfig.DEFAULT_WARM_BLOCKS;
+  private Duration warmTtl = HintConfig.DEFAULT_WARM_TTL;
+  private final Map<Long, Integer> tenantQuotas = new HashMap<>();
 
   KvCacheBuilder() {}
 
@@ -166,6 +175,69 @@ public final class KvCacheBuilder {
   }
 
   /**
+   * How much of the top tier soft pins may hold for agent hints: the prefix that sibling sub-agents
+   * of one type share ({@link Request#agent(String)}) and the prefixes of expected workflow steps
+   * ({@link KvCache#expect(String, List)}). A soft pin keeps its prefix in the top tier under any
+   * eviction policy, for {@code ttl} after the hint that last refreshed it; the pins together hold
+   * at most {@code maxBlocks} blocks (nearest workflow steps first, then sub-agent prefixes, the
+   * most recently used first), and they give way, least urgent first, when an allocation finds
+   * nothing else to evict, so hints never make a request fail. Pins rather than raised priorities
+   * because a priority only matters to a priority-aware eviction policy, and the cap keeps a flood
+   * of hints from crowding out the working set.
+   *
+   * @param maxBlocks the most blocks, counted as the sum of the pinned prefixes' lengths; 0 turns
+   *     warm prefixes off
+   * @param ttl how long a pin lasts after its last refresh, positive
+   * @return this
+   * @throws IllegalArgumentException for a negative cap or a non-positive duration
+   */
+  public KvCacheBuilder warmPrefixes(int maxBlocks, Duration ttl) {
+    Objects.requireNonNull(ttl, "ttl");
+    if (maxBlocks < 0) {
+      throw new IllegalArgumentException("maxBlocks must not be negative, was " + maxBlocks);
+    }
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    this.warmBlocks = maxBlocks;
+    this.warmTtl = ttl;
+    return this;
+  }
+
+  /**
+   * Limits the pages of the top tier charged to one tenant (the requests with this salt, in every
+   * namespace). A page is charged to the tenant whose request allocated it and stays charged while
+   * it lives, also as a shared cached block. A tenant at its quota that needs a page evicts one of
+   * its own evictable blocks first, never another tenant's; when it has none, the request fails
+   * with {@link QuotaExceededException} and is unchanged (a hard limit, not a clamp). Prefetches
+   * for the tenant stop at its quota. A later call for the same salt replaces the quota.
+   *
+   * @param salt the tenant's salt, as in {@link Request#salt(long)}
+   * @param blocks the most top-tier pages, 0 or more
+   * @return this
+   * @throws IllegalArgumentException if {@code blocks} is negative
+   */
+  public KvCacheBuilder tenantQuota(long salt, int blocks) {
+    if (blocks < 0) {
+      throw new IllegalArgumentException("tenant quota must not be negative, was " + blocks);
+    }
+    tenantQuotas.put(salt, blocks);
+    return this;
+  }
+
+  /**
+   * Like {@link #tenantQuota(long, int)} for the salt of a string tenant id ({@link
+   * Request#salt(String)}).
+   *
+   * @param tenant the tenant id
+   * @param blocks the most top-tier pages, 0 or more
+   * @return this
+   */
+  public KvCacheBuilder tenantQuota(String tenant, int blocks) {
+    return tenantQuota(Request.tenantSalt(tenant), blocks);
+  }
+
+  /**
    * Validates the options into a configuration without building a cache.
    *
    * @return the validated configuration
@@ -210,7 +282,17 @@ public final class KvCacheBuilder {
     }
     EvictionPolicy ev = eviction != null ? eviction : EvictionPolicy.agentAware();
     return new CacheConfig(
-        layout, tiers, ev, admission, retention, branches, prefetch, writes, ticker, eventBuffer);
+        layout,
+        tiers,
+        ev,
+        admission,
+        retention,
+        branches,
+        prefetch,
+        writes,
+        ticker,
+        eventBuffer,
+        new HintConfig(warmBlocks, warmTtl, tenantQuotas));
   }
 
   /**

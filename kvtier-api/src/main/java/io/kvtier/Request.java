@@ -58,19 +58,23 @@ public final class Request {
     }
   }
 
+  private final String agent;
+
   private Request(
       Namespace namespace,
       int[] tokens,
       String session,
       long salt,
       int priority,
-      Duration priorityDuration) {
+      Duration priorityDuration,
+      String agent) {
     this.namespace = namespace;
     this.tokens = tokens;
     this.session = session;
     this.salt = salt;
     this.priority = priority;
     this.priorityDuration = priorityDuration;
+    this.agent = agent;
   }
 
   /**
@@ -84,7 +88,7 @@ public final class Request {
   public static Request of(Namespace namespace, int[] tokens) {
     Objects.requireNonNull(namespace, "namespace");
     Objects.requireNonNull(tokens, "tokens");
-    return new Request(namespace, tokens, null, 0L, DEFAULT_PRIORITY, null);
+    return new Request(namespace, tokens, null, 0L, DEFAULT_PRIORITY, null, null);
   }
 
   /**
@@ -97,7 +101,8 @@ public final class Request {
     if (sessionId == null || sessionId.isEmpty()) {
       throw new IllegalArgumentException("session id must be non-empty");
     }
-    return carryRanges(new Request(namespace, tokens, sessionId, salt, priority, priorityDuration));
+    return carryRanges(
+        new Request(namespace, tokens, sessionId, salt, priority, priorityDuration, agent));
   }
 
   /**
@@ -109,7 +114,7 @@ public final class Request {
    */
   public Request salt(long tenantSalt) {
     return carryRanges(
-        new Request(namespace, tokens, session, tenantSalt, priority, priorityDuration));
+        new Request(namespace, tokens, session, tenantSalt, priority, priorityDuration, agent));
   }
 
   /**
@@ -119,13 +124,46 @@ public final class Request {
    * @return a copy
    */
   public Request salt(String tenant) {
+    return salt(tenantSalt(tenant));
+  }
+
+  /**
+   * The salt {@link #salt(String)} uses for a tenant id: 64 bits of FNV-1a over its characters,
+   * never 0, the same in every process. For APIs that name a tenant by its salt, such as {@link
+   * KvCacheBuilder#tenantQuota(long, int)}.
+   *
+   * @param tenant the tenant id
+   * @return its salt
+   */
+  public static long tenantSalt(String tenant) {
     Objects.requireNonNull(tenant, "tenant");
     long h = 0xcbf29ce484222325L;
     for (int i = 0; i < tenant.length(); i++) {
       h ^= tenant.charAt(i);
       h *= 0x100000001b3L;
     }
-    return salt(h == 0 ? 1 : h);
+    return h == 0 ? 1 : h;
+  }
+
+  /**
+   * The same request, made by a sub-agent of type {@code type} (for example {@code "explore"} or
+   * {@code "code-review"}): a hint, which the cache may ignore. Sibling sub-agents of one type
+   * start from the same prompt (the type's system prompt and tools) and differ in their task, so
+   * the cache learns, per namespace, tenant salt and type, the prefix that the type's requests
+   * share (the longest common prefix of their prompts, in whole blocks) and keeps it warm with a
+   * capped soft pin (see {@link KvCacheBuilder#warmPrefixes(int, Duration)}), so that the next
+   * sibling's first request finds it even after other traffic filled the cache. The main agent
+   * leaves the type unset.
+   *
+   * @param type the sub-agent type, non-empty
+   * @return a copy
+   */
+  public Request agent(String type) {
+    if (type == null || type.isEmpty()) {
+      throw new IllegalArgumentException("agent type must be non-empty");
+    }
+    return carryRanges(
+        new Request(namespace, tokens, session, salt, priority, priorityDuration, type));
   }
 
   /**
@@ -143,7 +181,7 @@ public final class Request {
     if (duration != null && duration.isNegative()) {
       throw new IllegalArgumentException("priority duration must not be negative");
     }
-    return carryRanges(new Request(namespace, tokens, session, salt, value, duration));
+    return carryRanges(new Request(namespace, tokens, session, salt, value, duration, agent));
   }
 
   /**
@@ -159,7 +197,7 @@ public final class Request {
    */
   public Request priority(int fromToken, int toToken, int value, Duration duration) {
     PriorityRange r = new PriorityRange(fromToken, toToken, value, duration);
-    Request copy = new Request(namespace, tokens, session, salt, priority, priorityDuration);
+    Request copy = new Request(namespace, tokens, session, salt, priority, priorityDuration, agent);
     copy.ranges =
         java.util.stream.Stream.concat(ranges.stream(), java.util.stream.Stream.of(r)).toList();
     return copy;
@@ -231,6 +269,15 @@ public final class Request {
    */
   public Duration priorityDuration() {
     return priorityDuration;
+  }
+
+  /**
+   * The sub-agent type, or null for a request that is not a sub-agent's.
+   *
+   * @return the type
+   */
+  public String agentType() {
+    return agent;
   }
 
   @Override

@@ -59,6 +59,29 @@ public interface Session {
    */
   int pinnedBlocks();
 
+  /**
+   * Limits the pages of the top tier charged to this session. A page is charged to the session
+   * whose request allocated it (for a new block, on onboarding, or for copy-on-write), from this
+   * call on, and stays charged while it lives, also once it is a shared cached block: the first
+   * user pays, as in memory cgroups. A session at its quota that needs a page evicts one of its own
+   * evictable blocks first, never another holder's; when it has none, the request fails with {@link
+   * QuotaExceededException} and is unchanged (a hard limit, not a clamp). Lowering the quota below
+   * the session's pages evicts its evictable ones now; the rest go first whenever the top tier
+   * needs room.
+   *
+   * @param blocks the most top-tier pages, 0 or more; {@link Integer#MAX_VALUE} for no limit
+   * @throws IllegalArgumentException if {@code blocks} is negative
+   */
+  void quota(int blocks);
+
+  /**
+   * Top-tier pages charged to this session now (see {@link #quota(int)}); 0 while it has never had
+   * a quota.
+   *
+   * @return charged pages
+   */
+  int chargedBlocks();
+
   /** Forgets the session and drops its pins. */
   void end();
 }

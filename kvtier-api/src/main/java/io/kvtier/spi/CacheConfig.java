@@ -3,6 +3,7 @@ package io.kvtier.spi;
 import io.kvtier.KvLayout;
 import io.kvtier.Ticker;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A validated cache configuration, as {@link io.kvtier.KvCacheBuilder#config()} produces it and a
@@ -18,6 +19,7 @@ import java.util.List;
  * @param writes when blocks are copied below the top tier
  * @param ticker the clock
  * @param eventBuffer capacity of the event replay buffer, a power of two
+ * @param hints warm prefixes and quotas
  */
 public record CacheConfig(
     KvLayout layout,
@@ -29,14 +31,55 @@ public record CacheConfig(
     PrefetchPolicy prefetch,
     WritePolicy writes,
     Ticker ticker,
-    int eventBuffer) {
+    int eventBuffer,
+    HintConfig hints) {
 
   /**
    * Copies the tier list.
    *
-   * @throws NullPointerException when {@code tiers} is null
+   * @throws NullPointerException when {@code tiers} or {@code hints} is null
    */
   public CacheConfig {
     tiers = List.copyOf(tiers);
+    Objects.requireNonNull(hints, "hints");
+  }
+
+  /**
+   * A configuration with {@link HintConfig#defaults()}.
+   *
+   * @param layout the KV layout
+   * @param tiers tiers, fastest first
+   * @param eviction eviction policy of every tier
+   * @param admission admission policy for lower tiers
+   * @param retention retention policy for paused sessions
+   * @param branches branch reclamation policy
+   * @param prefetch prefetch policy
+   * @param writes when blocks are copied below the top tier
+   * @param ticker the clock
+   * @param eventBuffer capacity of the event replay buffer, a power of two
+   */
+  public CacheConfig(
+      KvLayout layout,
+      List<TierSpec> tiers,
+      EvictionPolicy eviction,
+      AdmissionPolicy admission,
+      RetentionPolicy retention,
+      BranchPolicy branches,
+      PrefetchPolicy prefetch,
+      WritePolicy writes,
+      Ticker ticker,
+      int eventBuffer) {
+    this(
+        layout,
+        tiers,
+        eviction,
+        admission,
+        retention,
+        branches,
+        prefetch,
+        writes,
+        ticker,
+        eventBuffer,
+        HintConfig.defaults());
   }
 }

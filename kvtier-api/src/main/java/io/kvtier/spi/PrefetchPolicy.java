@@ -1,5 +1,6 @@
 package io.kvtier.spi;
 
+import io.kvtier.NextStep;
 import io.kvtier.PauseKind;
 import java.time.Duration;
 
@@ -29,6 +30,15 @@ public interface PrefetchPolicy {
   default void onResume(String sessionId, PrefetchContext context) {}
 
   /**
+   * The engine forecast a workflow step (see {@link io.kvtier.KvCache#expect(String,
+   * java.util.List)}); called once per step of each forecast.
+   *
+   * @param step the step
+   * @param context where to schedule prefetches
+   */
+  default void onExpect(NextStep step, PrefetchContext context) {}
+
+  /**
    * Prefetches nothing.
    *
    * @return the policy
@@ -47,6 +57,27 @@ public interface PrefetchPolicy {
       @Override
       public void onResume(String sessionId, PrefetchContext context) {
         context.promoteSession(sessionId);
+      }
+    };
+  }
+
+  /**
+   * Brings the prefix of every forecast workflow step at most {@code withinSteps} steps away up to
+   * the top tier, so that it is there when the step runs (KVFlow's overlapped prefetch).
+   *
+   * @param withinSteps the farthest step to prefetch, 0 or more (0: only the step that runs next)
+   * @return the policy
+   */
+  static PrefetchPolicy nextSteps(int withinSteps) {
+    if (withinSteps < 0) {
+      throw new IllegalArgumentException("withinSteps must not be negative, was " + withinSteps);
+    }
+    return new PrefetchPolicy() {
+      @Override
+      public void onExpect(NextStep step, PrefetchContext context) {
+        if (step.stepsAway() <= withinSteps) {
+          context.promote(step);
+        }
       }
     };
   }

@@ -7,6 +7,7 @@ import io.kvtier.KvLayout;
 import io.kvtier.KvTierException;
 import io.kvtier.Lease;
 import io.kvtier.Namespace;
+import io.kvtier.NextStep;
 import io.kvtier.PageHandle;
 import io.kvtier.PauseKind;
 import io.kvtier.Request;
@@ -98,6 +99,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   final PageAllocator pages;
   final PrefixIndex index;
   final TransferEngine transfers;
+  final AgentHints hints;
   private final EventLog events;
   private final String tierName;
   private final WritePolicy writes;
@@ -174,6 +176,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
       this.events = new EventLog(config.eventBuffer());
       this.transfers = new TransferEngine(256L << 20);
+      this.hints = new AgentHints(this, config.hints());
       for (int t = 1; t < tiers.length; t++) {
         recover(tiers[t]);
       }
@@ -406,7 +409,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     return closed;
   }
 
-  private void checkNamespace(Namespace ns) {
+  void checkNamespace(Namespace ns) {
     KvLayout l = ns.layout();
     if (l.tokensPerBlock() != tpb) {
       throw new KvTierException(
@@ -478,6 +481,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   void forgetSession(SessionImpl s) {
     sessions.remove(s.id());
     pinExpiry.remove(s);
+    hints.sessionEnded(s.id());
   }
 
   void leaseClosed(LeaseImpl l) {
@@ -503,6 +507,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         setPriority(p.block, Request.DEFAULT_PRIORITY);
       }
     }
+    hints.tick(now);
   }
 
   /**
@@ -570,9 +575,12 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     }
     int stuckBefore = stuck.size();
     try {
+      if (t == top && !hints.roomUnderQuota()) {
+        return PageHandle.NONE;
+      }
       long h = t.pages.allocate(hint);
       while (h == PageHandle.NONE) {
-        if (!evictOne(t)) {
+        if (!evictOne(t) && !(t == top && hints.yieldPin())) {
           return PageHandle.NONE;
         }
         h = t.pages.allocate(hint);
@@ -664,7 +672,10 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
    * there, else the block leaves the cache.
    */
   boolean evictOne(Tier t) {
-    int victim = t.dead.size() > 0 ? t.dead.peek() : t.evictor.victim();
+    int victim = hints.quotaVictim(t);
+    if (victim == Evictor.NONE) {
+      victim = t.dead.size() > 0 ? t.dead.peek() : t.evictor.victim();
+    }
     if (victim == Evictor.NONE) {
       return false;
     }
@@ -913,7 +924,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
    * Calls {@code done(position, handle)} under the lock for each block that arrived (with a
    * reference for the lease), and completes the returned future when all did.
    */
-  CompletableFuture<Void> onboard(int[] blocks, int[] positions, int count, OnboardSink sink) {
+  CompletableFuture<Void> onboard(
+      int[] blocks, int[] positions, int count, OnboardSink sink, AgentHints.Payer payer) {
     List<CompletableFuture<Void>> waits = new ArrayList<>();
     Map<Tier, List<TransferEngine.PageCopy>> batches = new HashMap<>();
     Map<Tier, List<int[]>> batchBlocks = new HashMap<>();
@@ -951,13 +963,16 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
       Tier src = tiers[from];
       index.setBusy(b, from, true);
-      long dst = allocateIn(top, prev);
+      long dst = hints.allocateTop(payer, prev);
       if (dst == PageHandle.NONE) {
         index.setBusy(b, from, false);
         abandonOnboarding(batchBlocks);
+        io.kvtier.OutOfPagesException quota = hints.takeQuotaFailure();
         return CompletableFuture.failedFuture(
-            new io.kvtier.OutOfPagesException(
-                "tier '" + top.name + "' has no page to onboard into: every page is pinned"));
+            quota != null
+                ? quota
+                : new io.kvtier.OutOfPagesException(
+                    "tier '" + top.name + "' has no page to onboard into: every page is pinned"));
       }
       prev = dst;
       top.inFlight((int) PageHandle.index(dst), 1);
@@ -1211,6 +1226,9 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   @Override
   public void evictableChanged(int block, int tier, boolean evictable) {
     Tier t = tiers[tier];
+    if (tier == 0) {
+      hints.evictableChanged(block, evictable);
+    }
     t.evictor.onEvictable(block, evictable);
     if (index.dead(block)) {
       if (evictable) {
@@ -1382,6 +1400,36 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     return prefetchContext;
   }
 
+  @Override
+  public void expect(String workflowId, List<NextStep> steps) {
+    hints.expect(workflowId, steps);
+  }
+
+  /** A page for a lease, charged to its tenant and session where they have quotas. */
+  long allocatePage(LeaseImpl lease, long hint) {
+    return hints.allocateTop(hints.payer(lease), hint);
+  }
+
+  /** The root for a hint about (namespace, salt), or {@link PrefixIndex#NONE} if never used. */
+  int hintRoot(Namespace ns, long salt) {
+    return recovered.isEmpty() ? existingRoot(ns, salt) : rootFor(ns, salt);
+  }
+
+  /**
+   * Runs evictions made outside an allocation (trimming a lowered quota), then releases the blocks
+   * they set aside as stuck, as {@link #allocateIn} does after its own evictions.
+   */
+  void evictOutsideAllocation(Runnable evictions) {
+    int stuckBefore = stuck.size();
+    try {
+      evictions.run();
+    } finally {
+      if (stuckBefore == 0) {
+        releaseStuck();
+      }
+    }
+  }
+
   /**
    * Verifies every invariant the engine relies on, from scratch: each page's reference count equals
    * the references the index and the open leases hold; no page belongs to two blocks; used pages
@@ -1477,7 +1525,9 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
           throw new IllegalStateException("tier '" + t.name + "' capacity exceeded");
         }
       }
+      hints.addPins(pins);
       index.checkStructure(pins, (b, t) -> tiers[t].dead.contains(b));
+      hints.checkInvariants();
     } finally {
       lock.unlock();
     }

@@ -38,6 +38,10 @@ final class LeaseImpl implements Lease {
   private final Duration priorityDuration;
   private final java.util.List<Request.PriorityRange> ranges;
   private final int cachedTokens;
+  private final Request request;
+
+  /** Whether {@link AgentHints#committed} learned from this lease already. */
+  boolean agentLearned;
 
   private int[] seq;
 
@@ -72,6 +76,7 @@ final class LeaseImpl implements Lease {
     this.priority = r.priority();
     this.priorityDuration = r.priorityDuration();
     this.ranges = r.priorityRanges();
+    this.request = r;
     this.seq = r.tokens();
     this.seqLen = seq.length;
     this.cachedTokens = n * cache.tpb;
@@ -107,6 +112,7 @@ final class LeaseImpl implements Lease {
     this.priority = parent.priority;
     this.priorityDuration = parent.priorityDuration;
     this.ranges = parent.ranges;
+    this.request = parent.request;
     this.cachedTokens = parent.cachedTokens;
     this.seq = Arrays.copyOf(parent.seq, Math.max(parent.seqLen, 1));
     this.seqLen = parent.seqLen;
@@ -142,6 +148,14 @@ final class LeaseImpl implements Lease {
 
   String sessionId() {
     return sessionId;
+  }
+
+  Request request() {
+    return request;
+  }
+
+  int root() {
+    return root;
   }
 
   private void check() {
@@ -247,7 +261,8 @@ final class LeaseImpl implements Lease {
                   } else {
                     cache.pages.release(h);
                   }
-                });
+                },
+                cache.hints.payer(this));
       }
       return onboarding;
     } finally {
@@ -335,7 +350,7 @@ final class LeaseImpl implements Lease {
     if (tokenCount % tpb != 0 && pageCount > 0) {
       long last = pages[pageCount - 1];
       if (cache.pages.refCount(last) > 1) {
-        long copy = cache.allocatePage(last);
+        long copy = cache.allocatePage(this, last);
         if (copy == PageHandle.NONE) {
           throw outOfPages(1);
         }
@@ -350,7 +365,7 @@ final class LeaseImpl implements Lease {
     int start = pageCount;
     for (int i = start; i < need; i++) {
       long hint = i > 0 ? pages[i - 1] : PageHandle.NONE;
-      long h = cache.allocatePage(hint);
+      long h = cache.allocatePage(this, hint);
       if (h == PageHandle.NONE) {
         for (int j = start; j < i; j++) {
           cache.pages.release(pages[j]);
@@ -365,6 +380,10 @@ final class LeaseImpl implements Lease {
   }
 
   private OutOfPagesException outOfPages(int wanted) {
+    OutOfPagesException quota = cache.hints.takeQuotaFailure();
+    if (quota != null) {
+      return quota;
+    }
     return new OutOfPagesException(
         "tier '"
             + cache.store.name()
@@ -389,6 +408,7 @@ final class LeaseImpl implements Lease {
       cache.tick();
       publishUpTo(computedTokens / cache.tpb, priority, false);
       cache.flushOffloads();
+      cache.hints.committed(this);
     } finally {
       cache.lock.unlock();
     }

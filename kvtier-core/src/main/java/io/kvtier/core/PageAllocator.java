@@ -51,6 +51,7 @@ final class PageAllocator {
   private final int[] generation;
   private final int[] refCount;
   private int used;
+  private java.util.function.IntConsumer onFree;
 
   /**
    * An allocator over every slot of {@code store}, all of which must be free.
@@ -195,7 +196,21 @@ final class PageAllocator {
     refCount[s] = 0;
     generation[s] = PageHandle.nextGeneration(generation[s]);
     used--;
+    if (onFree != null) {
+      onFree.accept(s);
+    }
     return true;
+  }
+
+  /**
+   * Calls {@code listener} with the slot of every page freed from now on (after the store took it
+   * back), under the caller's lock: how the cache's quota accounting learns that a charged page is
+   * gone.
+   *
+   * @param listener the listener, or null for none
+   */
+  void onFree(java.util.function.IntConsumer listener) {
+    this.onFree = listener;
   }
 
   /**

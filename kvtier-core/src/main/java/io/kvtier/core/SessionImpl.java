@@ -239,6 +239,31 @@ final class SessionImpl implements Session {
     return pinned;
   }
 
+  @Override
+  public void quota(int blocks) {
+    if (blocks < 0) {
+      throw new IllegalArgumentException("quota must not be negative, was " + blocks);
+    }
+    cache.lock.lock();
+    try {
+      check();
+      cache.tick();
+      cache.hints.sessionQuota(id, blocks);
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  @Override
+  public int chargedBlocks() {
+    cache.lock.lock();
+    try {
+      return ended || cache.isClosed() ? 0 : cache.hints.sessionCharged(id);
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
   void markEnded() {
     ended = true;
   }
