@@ -323,7 +323,7 @@ public final class ReferenceReplay {
    * Extends the lease by the uncached rest of the prompt; when the tier cannot make room for all of
    * it, by as much as fits. Returns whether all of it fit.
    */
-  private static boolean fill(Lease lease, int[] tokens, int from) {
+  static boolean fill(Lease lease, int[] tokens, int from) {
     if (from >= tokens.length) {
       return true;
     }
@@ -346,7 +346,7 @@ public final class ReferenceReplay {
   }
 
   /** Forks, generates into every branch, keeps the first; returns the next branch token. */
-  private static int fork(Lease lease, int k, int branchTokens, int blockTokens, int nextToken) {
+  static int fork(Lease lease, int k, int branchTokens, int blockTokens, int nextToken) {
     int blocks = Math.max(1, (branchTokens + blockTokens - 1) / blockTokens);
     Branches br = lease.fork(k);
     for (int j = 0; j < k; j++) {
@@ -365,7 +365,7 @@ public final class ReferenceReplay {
   }
 
   /** For each request, the index of its session's next request, or -1. */
-  private int[] nextInSession() {
+  int[] nextInSession() {
     int n = trace.size();
     int[] next = new int[n];
     Arrays.fill(next, -1);
