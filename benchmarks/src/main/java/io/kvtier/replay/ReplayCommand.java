@@ -60,7 +60,7 @@ import picocli.CommandLine.Option;
       "  kvtier replay --trace DIR_OF_WEKA_FILES --format weka --concurrency 16 --stagger 60"
           + " --policy lru,tinylfu,belady --out out/weka",
       "  kvtier replay --trace traces/mooncake-fast25/conversation_trace_sample.jsonl"
-          + " --format mooncake --policy lru,arc --hbm 64m --dram 128m --cxl 256m --nvme 1g"
+          + " --format mooncake --policy lru,arc --hbm 16m --dram 32m --cxl 64m --nvme 128m"
     })
 public final class ReplayCommand implements Callable<Integer> {
 
@@ -93,7 +93,9 @@ public final class ReplayCommand implements Callable<Integer> {
       defaultValue = DEFAULT_POLICIES,
       description =
           "Eviction policies: lru, s3fifo, tinylfu, arc, priority-lru, default (the library's"
-              + " default) and belady (the offline bound). Default: ${DEFAULT-VALUE}.")
+              + " default) and belady (the offline bound). Tiered mode runs LRU and the others"
+              + " through the tiers, and Belady and LRU in reference mode at the same total"
+              + " pages. Default: ${DEFAULT-VALUE}.")
   List<String> policies;
 
   @Option(
@@ -204,7 +206,9 @@ public final class ReplayCommand implements Callable<Integer> {
       names = "--threads",
       paramLabel = "N",
       defaultValue = "0",
-      description = "Replays run at once; 0 (default): one per available processor.")
+      description =
+          "Reference-mode replays run at once; 0 (default): one per available processor."
+              + " Tiered replays run one at a time.")
   int threads;
 
   @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
@@ -213,7 +217,9 @@ public final class ReplayCommand implements Callable<Integer> {
   @Option(
       names = "--out",
       paramLabel = "DIR",
-      description = "Also write results.csv, hit_rate.png and belady_fraction.png into DIR.")
+      description =
+          "Also write results.csv, hit_rate.png and belady_fraction.png into DIR (tiered mode:"
+              + " results.csv, links.csv, hit_rate.png and bytes_per_link.png).")
   Path out;
 
   @Option(names = "--quiet", description = "No progress on stderr.")

@@ -221,9 +221,20 @@ public final class TieredReplay {
           Locale.ROOT,
           "prefill saved = hit tokens / %,.0f prefill tokens/s - sum over lower tiers of (hit"
               + " tokens there x %,d KV bytes/token / that tier's bandwidth into the top tier,"
-              + " measured in this run)",
+              + " measured in this run); a lower-tier hit pays off when its link moves more than"
+              + " %.2f GB/s",
           prefillTokensPerSecond,
-          kvBytesPerToken);
+          kvBytesPerToken,
+          breakEvenBytesPerSecond() / 1e9);
+    }
+
+    /**
+     * The bandwidth at which bringing a hit up takes as long as recomputing it.
+     *
+     * @return prefill tokens per second × KV bytes per token, in bytes per second
+     */
+    public double breakEvenBytesPerSecond() {
+      return prefillTokensPerSecond * kvBytesPerToken;
     }
   }
 

@@ -353,9 +353,10 @@ public record TieredReport(
         String.format(
             Locale.ROOT,
             "  \"cost_model\": {\"prefill_tokens_per_second\": %s, \"kv_bytes_per_token\": %d,"
-                + " \"definition\": %s},%n",
+                + " \"break_even_bytes_per_second\": %s, \"definition\": %s},%n",
             ReplayReport.jsonValue(cost.prefillTokensPerSecond()),
             cost.kvBytesPerToken(),
+            ReplayReport.jsonValue(cost.breakEvenBytesPerSecond()),
             ReplayReport.str(cost.describe())));
     field(b, "wall_ms", wallMillis);
     b.append("  \"results\": [");
