@@ -238,14 +238,7 @@ public final class ReferenceReplay {
         Namespace space = ns[trace.model(i)];
         long salt = salts[trace.tenant(i)];
         int cached = cache.probeTokens(space, tokens, salt);
-        Request req = Request.of(space, Arrays.copyOf(tokens, cached)).salt(salt);
-        if (trace.inputLength(i) % trace.blockTokens(i) != 0) {
-          // The last block is partial: an engine would not cache it (the next turn rewrites it).
-          req = req.priority(tokens.length - 1, tokens.length, 0, null);
-        }
-        if (s != null) {
-          req = req.session(s.id());
-        }
+        Request req = request(trace, i, space, salt, cached, s);
         try (Lease lease = cache.acquire(req)) {
           int matched = lease.cachedTokens();
           hitBlocks += matched;
@@ -326,7 +319,7 @@ public final class ReferenceReplay {
    * Extends the lease by the uncached rest of the prompt; when the tier cannot make room for all of
    * it, by as much as fits. Returns whether all of it fit.
    */
-  private static boolean fill(Lease lease, int[] tokens, int from) {
+  static boolean fill(Lease lease, int[] tokens, int from) {
     if (from >= tokens.length) {
       return true;
     }
@@ -349,7 +342,7 @@ public final class ReferenceReplay {
   }
 
   /** Forks, generates into every branch, keeps the first; returns the next branch token. */
-  private static int fork(Lease lease, int k, int branchTokens, int blockTokens, int nextToken) {
+  static int fork(Lease lease, int k, int branchTokens, int blockTokens, int nextToken) {
     int blocks = Math.max(1, (branchTokens + blockTokens - 1) / blockTokens);
     Branches br = lease.fork(k);
     for (int j = 0; j < k; j++) {
@@ -365,5 +358,19 @@ public final class ReferenceReplay {
     }
     br.keep(0).close();
     return nextToken;
+  }
+
+  /**
+   * The request the replay acquires for trace request {@code i}: its cached prefix ({@code cached}
+   * blocks), the tenant's salt, the session, and priority 0 for a partial last block (an engine
+   * that knows its prompt does not keep a block the next turn rewrites).
+   */
+  static Request request(Trace trace, int i, Namespace space, long salt, int cached, Session s) {
+    int[] tokens = trace.blocks(i);
+    Request req = Request.of(space, Arrays.copyOf(tokens, cached)).salt(salt);
+    if (trace.inputLength(i) % trace.blockTokens(i) != 0) {
+      req = req.priority(tokens.length - 1, tokens.length, 0, null);
+    }
+    return s == null ? req : req.session(s.id());
   }
 }

@@ -41,6 +41,14 @@ import picocli.CommandLine.Option;
           + " leaf-only eviction by the library's policies. Token hit rate = sum min(matched"
           + " blocks x block tokens, input length) / sum input length.",
       "",
+      "Tiered mode (any of --hbm, --dram, --cxl, --nvme): the chain of the tiers given, fastest"
+          + " first, one page of --page-kib per trace block; real bytes are written into new"
+          + " pages, evicted last copies are demoted down the chain, lower-tier hits are onboarded"
+          + " into the top tier. Reports per policy the hit rate per serving tier, pages, bytes"
+          + " and time per link, onboarding wait and the prefill time saved under a cost model"
+          + " (--prefill-tps, --kv-bytes-per-token), beside the reference mode's LRU and Belady"
+          + " at the same total pages. --capacity-fraction does not apply.",
+      "",
       "Time is virtual: the trace's timestamps drive the cache's clock (pause pins, priority"
           + " durations), so an hour of traffic replays in seconds.",
       ""
@@ -50,7 +58,9 @@ import picocli.CommandLine.Option;
       "Examples:",
       "  kvtier replay --trace traces/mooncake/conversation_sample.jsonl --format mooncake",
       "  kvtier replay --trace DIR_OF_WEKA_FILES --format weka --concurrency 16 --stagger 60"
-          + " --policy lru,tinylfu,belady --out out/weka"
+          + " --policy lru,tinylfu,belady --out out/weka",
+      "  kvtier replay --trace traces/mooncake-fast25/conversation_trace_sample.jsonl"
+          + " --format mooncake --policy lru,arc --hbm 16m --dram 32m --cxl 64m --nvme 128m"
     })
 public final class ReplayCommand implements Callable<Integer> {
 
@@ -83,7 +93,9 @@ public final class ReplayCommand implements Callable<Integer> {
       defaultValue = DEFAULT_POLICIES,
       description =
           "Eviction policies: lru, s3fifo, tinylfu, arc, priority-lru, default (the library's"
-              + " default) and belady (the offline bound). Default: ${DEFAULT-VALUE}.")
+              + " default) and belady (the offline bound). Tiered mode runs LRU and the others"
+              + " through the tiers, and Belady and LRU in reference mode at the same total"
+              + " pages. Default: ${DEFAULT-VALUE}.")
   List<String> policies;
 
   @Option(
@@ -96,17 +108,66 @@ public final class ReplayCommand implements Callable<Integer> {
               + " Default: ${DEFAULT-VALUE}.")
   List<Double> fractions;
 
-  @Option(names = "--hbm", paramLabel = "SIZE", description = "Tiered mode: HBM tier size.")
+  @Option(
+      names = "--hbm",
+      paramLabel = "SIZE",
+      description =
+          "Tiered mode: HBM tier size (GPU 0 when usable, else the emulated device), e.g. 512m.")
   String hbm;
 
-  @Option(names = "--dram", paramLabel = "SIZE", description = "Tiered mode: DRAM tier size.")
+  @Option(
+      names = "--dram",
+      paramLabel = "SIZE",
+      description = "Tiered mode: off-heap DRAM tier size.")
   String dram;
 
-  @Option(names = "--cxl", paramLabel = "SIZE", description = "Tiered mode: CXL tier size.")
+  @Option(
+      names = "--cxl",
+      paramLabel = "SIZE",
+      description = "Tiered mode: CXL tier size (a pool file in a temporary directory).")
   String cxl;
 
-  @Option(names = "--nvme", paramLabel = "SIZE", description = "Tiered mode: NVMe tier size.")
+  @Option(
+      names = "--nvme",
+      paramLabel = "SIZE",
+      description = "Tiered mode: NVMe tier size (the default store in a temporary directory).")
   String nvme;
+
+  @Option(
+      names = "--page-kib",
+      paramLabel = "KIB",
+      defaultValue = "" + TieredReplay.DEFAULT_PAGE_KIB,
+      description =
+          "Tiered mode: page size in KiB, one page per trace block, a multiple of 4."
+              + " Default: ${DEFAULT-VALUE} (a 16-token block of a 4-layer, 2-KV-head,"
+              + " head-dim-64 BF16 model).")
+  int pageKib;
+
+  @Option(
+      names = "--prefill-tps",
+      paramLabel = "N",
+      defaultValue = "10000",
+      description =
+          "Tiered mode, cost model: prefill tokens per second. Default: ${DEFAULT-VALUE} (an 8B"
+              + " model on one H100 with long prompts, order of magnitude).")
+  double prefillTps;
+
+  @Option(
+      names = "--kv-bytes-per-token",
+      paramLabel = "N",
+      defaultValue = "131072",
+      description =
+          "Tiered mode, cost model: the model's KV bytes per token that a lower-tier hit brings"
+              + " up. Default: ${DEFAULT-VALUE} (Llama-3-8B, BF16).")
+  long kvBytesPerToken;
+
+  @Option(
+      names = "--work-dir",
+      paramLabel = "DIR",
+      description =
+          "Tiered mode: where the CXL pool file and the NVMe store go (a temporary directory"
+              + " inside it, deleted after each run). Default: the system's temporary directory.")
+  Path workDir;
 
   @Option(
       names = "--block-tokens",
@@ -145,7 +206,9 @@ public final class ReplayCommand implements Callable<Integer> {
       names = "--threads",
       paramLabel = "N",
       defaultValue = "0",
-      description = "Replays run at once; 0 (default): one per available processor.")
+      description =
+          "Reference-mode replays run at once; 0 (default): one per available processor."
+              + " Tiered replays run one at a time.")
   int threads;
 
   @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
@@ -154,7 +217,9 @@ public final class ReplayCommand implements Callable<Integer> {
   @Option(
       names = "--out",
       paramLabel = "DIR",
-      description = "Also write results.csv, hit_rate.png and belady_fraction.png into DIR.")
+      description =
+          "Also write results.csv, hit_rate.png and belady_fraction.png into DIR (tiered mode:"
+              + " results.csv, links.csv, hit_rate.png and bytes_per_link.png).")
   Path out;
 
   @Option(names = "--quiet", description = "No progress on stderr.")
@@ -182,11 +247,27 @@ public final class ReplayCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    TieredReplay.Tiers tiers = null;
+    TieredReplay.CostModel cost = null;
     if (hbm != null || dram != null || cxl != null || nvme != null) {
-      stderr.println(
-          "kvtier replay: tiered mode (--hbm/--dram/--cxl/--nvme) needs the engine's tier chain,"
-              + " which this build does not have yet; use --capacity-fraction (reference mode)");
-      return Cli.USAGE;
+      try {
+        if (pageKib <= 0 || pageKib % 4 != 0 || pageKib > (1 << 20)) {
+          throw new IllegalArgumentException(
+              "--page-kib must be a positive multiple of 4 up to 1048576, was " + pageKib);
+        }
+        tiers =
+            new TieredReplay.Tiers(
+                size("--hbm", hbm),
+                size("--dram", dram),
+                size("--cxl", cxl),
+                size("--nvme", nvme),
+                pageKib * 1024,
+                workDir);
+        cost = new TieredReplay.CostModel(prefillTps, kvBytesPerToken);
+      } catch (IllegalArgumentException e) {
+        stderr.println("kvtier replay: " + e.getMessage());
+        return Cli.USAGE;
+      }
     }
     TraceFormat f;
     try {
@@ -239,6 +320,20 @@ public final class ReplayCommand implements Callable<Integer> {
           trace.size(),
           trace.distinctBlocks(),
           (System.nanoTime() - t0) / 1e9);
+    }
+    if (tiers != null) {
+      TieredReport report = replayTiered(trace, f, files, setup(f), tiers, cost);
+      report.printTable(stdout);
+      if (json != null) {
+        report.writeJson(json);
+        stdout.println("wrote " + json);
+      }
+      if (out != null) {
+        for (Path p : report.writeOut(out)) {
+          stdout.println("wrote " + p);
+        }
+      }
+      return 0;
     }
     ReplayReport report = replayAll(replay, trace, f, files, setup(f));
     report.printTable(stdout);
@@ -338,6 +433,141 @@ public final class ReplayCommand implements Callable<Integer> {
         trace.inputTokens(),
         results,
         wall);
+  }
+
+  private static long size(String option, String text) {
+    return text == null ? 0 : TieredReplay.parseSize(option, text);
+  }
+
+  /** The policies a tiered run replays: LRU first, then the others as given, without Belady. */
+  static List<String> tieredPolicies(List<String> given) {
+    List<String> ps = new ArrayList<>();
+    ps.add("lru");
+    for (String p : given) {
+      if (!p.equals("belady") && !ps.contains(p)) {
+        ps.add(p);
+      }
+    }
+    return ps;
+  }
+
+  /**
+   * The tiered mode: the reference mode's LRU and Belady at the same total pages first (in
+   * parallel, they are cheap), then one tiered replay per policy, one at a time so that the
+   * bandwidths each measures are its own.
+   */
+  private TieredReport replayTiered(
+      Trace trace,
+      TraceFormat f,
+      List<Path> files,
+      String setup,
+      TieredReplay.Tiers tiers,
+      TieredReplay.CostModel cost) {
+    long t0 = System.nanoTime();
+    if (tiers.hbmBytes() > 0) {
+      TieredReplay.hbmVariant(); // fails early, with the cause, when the tier cannot load
+    }
+    ReferenceReplay ref = new ReferenceReplay(trace);
+    long pages = tiers.totalPages();
+    double fraction = (double) pages / Math.max(1, trace.distinctBlocks());
+    List<ReferenceReplay.Result> reference =
+        parallel(
+            List.of(
+                () -> ref.run("lru", pages, fraction, ReferenceReplay.Progress.NONE),
+                () -> ref.run("belady", pages, fraction, ReferenceReplay.Progress.NONE)));
+    if (!quiet) {
+      stderr.printf(
+          Locale.ROOT,
+          "reference mode, one tier of %,d pages: lru %.4f, belady %.4f%n",
+          pages,
+          reference.get(0).tokenHitRate(),
+          reference.get(1).tokenHitRate());
+    }
+    TieredReplay replay = new TieredReplay(trace, tiers);
+    List<String> ps = tieredPolicies(policies);
+    List<TieredReplay.Result> results = new ArrayList<>();
+    for (int k = 0; k < ps.size(); k++) {
+      String p = ps.get(k);
+      String tag = String.format(Locale.ROOT, "[%d/%d] tiered %s", k + 1, ps.size(), p);
+      long r0 = System.nanoTime();
+      ReferenceReplay.Progress progress =
+          quiet
+              ? ReferenceReplay.Progress.NONE
+              : (done, total) -> {
+                if (done < total) {
+                  stderr.printf(
+                      Locale.ROOT,
+                      "%s: %,d of %,d requests (%.1f s)%n",
+                      tag,
+                      done,
+                      total,
+                      (System.nanoTime() - r0) / 1e9);
+                }
+              };
+      TieredReplay.Result r = replay.run(p, progress);
+      results.add(r);
+      if (!quiet) {
+        StringBuilder per = new StringBuilder();
+        for (int t = 0; t < r.tierNames().size(); t++) {
+          per.append(
+              String.format(Locale.ROOT, " %s %.4f", r.tierNames().get(t), r.tierHitRate(t)));
+        }
+        stderr.printf(
+            Locale.ROOT,
+            "%s: token hit rate %.4f (%s) in %.1f s%n",
+            tag,
+            r.tokenHitRate(),
+            per.toString().trim(),
+            r.wallMillis() / 1000.0);
+      }
+    }
+    return new TieredReport(
+        name(files),
+        f.name().toLowerCase(Locale.ROOT),
+        setup,
+        trace.size(),
+        trace.distinctBlocks(),
+        trace.inputTokens(),
+        tiers,
+        cost,
+        results,
+        reference,
+        (System.nanoTime() - t0) / 1_000_000);
+  }
+
+  private static String name(List<Path> files) {
+    String name =
+        String.join(",", files.stream().map(p -> String.valueOf(p.getFileName())).toList());
+    if (files.size() > 3) {
+      name =
+          files.size() + " files from " + files.get(0).toAbsolutePath().getParent().getFileName();
+    }
+    return name;
+  }
+
+  private static <T> List<T> parallel(List<Callable<T>> jobs) {
+    ExecutorService pool = Executors.newFixedThreadPool(jobs.size());
+    try {
+      List<Future<T>> fs = new ArrayList<>();
+      for (Callable<T> j : jobs) {
+        fs.add(pool.submit(j));
+      }
+      List<T> out = new ArrayList<>();
+      for (Future<T> fu : fs) {
+        out.add(fu.get());
+      }
+      return out;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IllegalStateException(e.getCause());
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   /** Files as given, a directory replaced by its trace files in name order. */

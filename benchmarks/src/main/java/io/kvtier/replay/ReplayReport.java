@@ -176,7 +176,7 @@ public record ReplayReport(
     return "?";
   }
 
-  private static String pct(double f) {
+  static String pct(double f) {
     double p = f * 100;
     return p == Math.rint(p)
         ? String.format(Locale.ROOT, "%d%%", (long) p)
@@ -276,7 +276,7 @@ public record ReplayReport(
     return m;
   }
 
-  private static String jsonValue(Object v) {
+  static String jsonValue(Object v) {
     if (v instanceof Double d) {
       return Double.isNaN(d) || Double.isInfinite(d)
           ? "null"
@@ -288,7 +288,7 @@ public record ReplayReport(
     return String.valueOf(v);
   }
 
-  private static String str(String s) {
+  static String str(String s) {
     StringBuilder b = new StringBuilder("\"");
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
@@ -345,7 +345,7 @@ public record ReplayReport(
     return List.of(csv, hit, ob);
   }
 
-  private static void write(Path file, String text) {
+  static void write(Path file, String text) {
     try {
       Path parent = file.toAbsolutePath().getParent();
       if (parent != null) {
@@ -359,7 +359,7 @@ public record ReplayReport(
 
   // ------------------------------------------------------------------ charts
 
-  private static final Color[] PALETTE = {
+  static final Color[] PALETTE = {
     new Color(0x1f77b4),
     new Color(0xff7f0e),
     new Color(0x2ca02c),

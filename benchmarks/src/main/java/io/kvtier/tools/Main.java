@@ -61,11 +61,13 @@ public final class Main {
 
         commands:
           demo         replays the bundled samples of real traces through the cache: every
-                       policy's hit rate beside LRU and the Belady bound (under a minute)
+                       policy's hit rate beside LRU and the Belady bound, then hits per tier,
+                       bytes per link and prefill saved through four tiers (about a minute)
           engine-demo  a small agent-session engine loop on the DRAM tier; prints what it reused
                        (kvtier engine-demo --help for its options)
           replay       replays request traces through the real cache, every policy beside LRU
-                       and the Belady bound (kvtier replay --help)
+                       and the Belady bound; with --hbm/--dram/--cxl/--nvme through real tiers
+                       (kvtier replay --help)
           gen-agentic  writes a synthetic agentic trace in kvtier JSONL (kvtier gen-agentic --help)
           help         this text""");
   }

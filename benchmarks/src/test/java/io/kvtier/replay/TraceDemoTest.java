@@ -36,7 +36,21 @@ class TraceDemoTest {
         .contains("8 at once, started 30 s apart")
         .containsPattern("belady +0\\.\\d{4} \\(1\\.00\\)")
         .containsPattern("lru +0\\.\\d{4} \\(0\\.\\d\\d\\)");
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("[6/6]");
+    // The tiered part: the first 150 Mooncake requests through the four tiers.
+    String tiered = o.substring(o.indexOf("== Tiers"));
+    assertThat(tiered)
+        .contains("(mooncake): 150 requests")
+        .containsPattern("tiers: hbm \\((emulated|cuda)\\) 16 MiB")
+        .contains("> nvme (default store) 64 MiB")
+        .containsPattern("lru +0\\.\\d{4}( +0\\.\\d{4}){4} ")
+        .containsPattern("arc +0\\.\\d{4}( +0\\.\\d{4}){4} ")
+        .containsPattern(
+            "reference mode, one tier of the same 4,608 pages .*lru 0\\.\\d{4}  belady")
+        .contains("hbm -> dram")
+        .contains("cost model: prefill saved");
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("[6/6]")
+        .contains("[2/2] tiered arc: token hit rate");
   }
 
   @Test
@@ -49,7 +63,7 @@ class TraceDemoTest {
         .isEqualTo(2);
     assertThat(
             Main.run(
-                new String[] {"replay", "--trace", "x", "--format", "weka", "--dram", "1g"}, o, e))
+                new String[] {"replay", "--trace", "x", "--format", "weka", "--dram", "1q"}, o, e))
         .isEqualTo(2);
     assertThat(
             Main.run(
@@ -62,7 +76,7 @@ class TraceDemoTest {
     assertThat(err.toString(StandardCharsets.UTF_8))
         .contains("Missing required option: '--trace")
         .contains("unknown trace format 'csv'")
-        .contains("tiered mode")
+        .contains("--dram wants a size such as 512m")
         .contains("unknown eviction policy 'clock'")
         .contains("cannot read x");
   }

@@ -6,6 +6,7 @@ import io.kvtier.KvCache;
 import io.kvtier.KvLayout;
 import io.kvtier.KvTierException;
 import io.kvtier.Lease;
+import io.kvtier.LinkStats;
 import io.kvtier.Namespace;
 import io.kvtier.NextStep;
 import io.kvtier.PageHandle;
@@ -346,6 +347,16 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       for (Tier t : tiers) {
         evicted += t.evictions;
       }
+      List<LinkStats> links = new ArrayList<>();
+      for (Tier s : tiers) {
+        for (Tier d : tiers) {
+          Tier.LinkCounters c = s.linkTo(d.ordinal);
+          long moved = c.pages.sum();
+          if (s != d && moved > 0) {
+            links.add(new LinkStats(s.name, d.name, moved, c.bytes.sum(), c.nanos.sum()));
+          }
+        }
+      }
       return new CacheStats(
           lookups,
           requestedTokens,
@@ -354,7 +365,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
           evictedBlocks,
           openLeases.size(),
           index.metadataBytesPerBlock(),
-          ts);
+          ts,
+          links);
     } finally {
       lock.unlock();
     }
@@ -927,8 +939,10 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   CompletableFuture<Void> onboard(
       int[] blocks, int[] positions, int count, OnboardSink sink, AgentHints.Payer payer) {
     List<CompletableFuture<Void>> waits = new ArrayList<>();
-    Map<Tier, List<TransferEngine.PageCopy>> batches = new HashMap<>();
+    Map<Tier, List<TransferEngine.PageCopy>> batches =
+        new java.util.TreeMap<>(java.util.Comparator.comparingInt((Tier t) -> t.ordinal));
     Map<Tier, List<int[]>> batchBlocks = new HashMap<>();
+    CompletableFuture<Void> previous = null;
     long prev = PageHandle.NONE;
     for (int i = 0; i < count; i++) {
       int b = blocks[i];
@@ -998,7 +1012,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       for (int[] x : bl) {
         onboarding.put(x[0], landed);
       }
-      f.whenComplete(
+      java.util.function.BiConsumer<Void, Throwable> land =
           (v, err) -> {
             lock.lock();
             try {
@@ -1040,7 +1054,14 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
             } else {
               landed.complete(null);
             }
-          });
+          };
+      // Batches land in tier order whatever order their copies finish in, so the index and the
+      // evictors see the same sequence of insertions on every run (a replay's hit rates are
+      // reproducible).
+      CompletableFuture<Void> before = previous;
+      f.whenComplete(
+          before == null ? land : (v, err) -> before.whenComplete((v2, e2) -> land.accept(v, err)));
+      previous = landed;
       waits.add(landed);
     }
     return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new));

@@ -27,6 +27,16 @@ final class Tier {
   final java.util.concurrent.atomic.LongAdder bytesOut =
       new java.util.concurrent.atomic.LongAdder();
 
+  /** Copies from this tier, by destination ordinal; added to by whichever thread copies. */
+  private final LinkCounters[] linksOut = new LinkCounters[PrefixIndex.MAX_TIERS];
+
+  /** Pages, bytes and nanoseconds of the copies over one link. */
+  static final class LinkCounters {
+    final java.util.concurrent.atomic.LongAdder pages = new java.util.concurrent.atomic.LongAdder();
+    final java.util.concurrent.atomic.LongAdder bytes = new java.util.concurrent.atomic.LongAdder();
+    final java.util.concurrent.atomic.LongAdder nanos = new java.util.concurrent.atomic.LongAdder();
+  }
+
   Tier(int ordinal, TierSpec spec, PageStore store) {
     this.ordinal = ordinal;
     this.name = spec.name();
@@ -34,6 +44,14 @@ final class Tier {
     this.store = store;
     this.pages = new PageAllocator(ordinal, store);
     this.inFlight = new int[(int) Math.min(Integer.MAX_VALUE - 8, store.capacityPages())];
+    for (int i = 0; i < linksOut.length; i++) {
+      linksOut[i] = new LinkCounters();
+    }
+  }
+
+  /** The counters of the copies from this tier to the tier of ordinal {@code to}. */
+  LinkCounters linkTo(int to) {
+    return linksOut[to];
   }
 
   /**

@@ -160,6 +160,18 @@ final class TransferEngine implements AutoCloseable {
    * @throws VerificationFailedException if a verifying store found a different block or corruption
    */
   static void copyNow(Tier src, Tier dst, List<PageCopy> copies) {
+    // The link's counters: pages and bytes as each copy completes, the time around the whole
+    // call (a failed copy's time counts, its bytes do not).
+    Tier.LinkCounters link = src.linkTo(dst.ordinal);
+    long t0 = System.nanoTime();
+    try {
+      copyPages(src, dst, copies, link);
+    } finally {
+      link.nanos.add(System.nanoTime() - t0);
+    }
+  }
+
+  private static void copyPages(Tier src, Tier dst, List<PageCopy> copies, Tier.LinkCounters link) {
     PageStore from = src.store;
     PageStore to = dst.store;
     int pageBytes = Math.min(from.pageBytes(), to.pageBytes());
@@ -193,6 +205,8 @@ final class TransferEngine implements AutoCloseable {
         long bytes = (long) run * pageBytes;
         src.bytesOut.add(bytes);
         dst.bytesIn.add(bytes);
+        link.pages.add(run);
+        link.bytes.add(bytes);
         i += run;
         continue;
       }
@@ -213,6 +227,8 @@ final class TransferEngine implements AutoCloseable {
       }
       src.bytesOut.add(pageBytes);
       dst.bytesIn.add(pageBytes);
+      link.pages.increment();
+      link.bytes.add(pageBytes);
       i++;
     }
   }

@@ -1,0 +1,783 @@
+package io.kvtier.replay;
+
+import io.kvtier.CacheStats;
+import io.kvtier.KvCache;
+import io.kvtier.KvCacheBuilder;
+import io.kvtier.KvLayout;
+import io.kvtier.Lease;
+import io.kvtier.LinkStats;
+import io.kvtier.Namespace;
+import io.kvtier.PageHandle;
+import io.kvtier.PauseKind;
+import io.kvtier.Request;
+import io.kvtier.Session;
+import io.kvtier.TierStats;
+import io.kvtier.cxl.CxlTier;
+import io.kvtier.hbm.HbmTier;
+import io.kvtier.hbm.HbmVariant;
+import io.kvtier.nvme.NvmeTier;
+import io.kvtier.spi.EvictionPolicy;
+import io.kvtier.spi.PageStore;
+import io.kvtier.spi.TierKind;
+import io.kvtier.spi.TierSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.stream.Stream;
+
+/**
+ * The tiered mode of {@code kvtier replay}: the trace drives a cache built from real tiers (GPU HBM
+ * or its emulation, off-heap DRAM, a CXL pool file, an NVMe store), so real page bytes move through
+ * the chain, and the replay reports where each hit was served, what moved over each link and how
+ * long it took, and the prefill time saved under a stated cost model.
+ *
+ * <p><b>Encoding.</b> As in {@link ReferenceReplay}, each trace block is one token whose id is the
+ * block's dense id, so the radix tree is the trace's prefix tree; here each block's page has a real
+ * size ({@link Tiers#pageBytes()}, 32 KiB by default: a 16-token block of a small model, 4 layers ×
+ * 2 KV heads × head dim 64 in BF16), so a tier of {@code S} bytes holds {@code S / pageBytes}
+ * blocks.
+ *
+ * <p><b>Per request</b>, in arrival order, with the virtual clock and the session pauses exactly as
+ * in the reference mode: {@code acquire} the cached prefix; if part of it is only in lower tiers,
+ * {@code onboard().join()} copies it up into the top tier (timed: the onboarding wait); {@code
+ * extend} by the rest, writing real bytes into each new page (a template page with the block's id
+ * in its first 8 bytes, one copy per page: cheap, but every byte is written); {@code commit};
+ * {@code close}. The cache writes back (the default): a tier's evicted last copy is demoted into
+ * the next tier synchronously, so the chain fills top-down.
+ *
+ * <p><b>Hits per tier</b> are counted by the tier that held each matched block when it was matched
+ * (its fastest copy, {@link Lease#cachedBlocksPerTier()}). Token hit rate per tier = Σ hit tokens
+ * served by the tier / Σ input length, with the overall rate's clamp (a request's last block may be
+ * partial) taken from the deepest matched block's tier.
+ *
+ * <p><b>Determinism.</b> Demotion is synchronous and each request waits for its onboarding, whose
+ * batches land in tier order; write-through is not used. So a trace and a policy give the same hit
+ * numbers on every run; times and bandwidths are measured and vary.
+ *
+ * <p>Not thread-safe: one replay per thread. Each run makes its own temporary directory for the CXL
+ * pool file and the NVMe store, and deletes it.
+ */
+public final class TieredReplay {
+
+  /** The default page size in KiB. */
+  public static final int DEFAULT_PAGE_KIB = 32;
+
+  /** Tier names, fastest first, as the options name them. */
+  public static final List<String> TIER_NAMES = List.of("hbm", "dram", "cxl", "nvme");
+
+  /**
+   * The tier chain to build: a size per tier, 0 for a tier that is left out.
+   *
+   * @param hbmBytes HBM tier bytes (a GPU when one is usable, else the emulated device)
+   * @param dramBytes off-heap DRAM tier bytes
+   * @param cxlBytes CXL tier bytes: a pool file in the run's temporary directory
+   * @param nvmeBytes NVMe tier bytes: the default store in the run's temporary directory
+   * @param pageBytes bytes per page (= per trace block)
+   * @param workDir where the temporary directories go; null for the system's temporary directory
+   */
+  public record Tiers(
+      long hbmBytes, long dramBytes, long cxlBytes, long nvmeBytes, int pageBytes, Path workDir) {
+
+    /**
+     * Checks the sizes.
+     *
+     * @throws IllegalArgumentException for a negative size, no tier at all, a page size that is not
+     *     a positive multiple of 4 KiB, or a tier too small for one page
+     */
+    public Tiers {
+      if (pageBytes <= 0 || pageBytes % 4096 != 0) {
+        throw new IllegalArgumentException(
+            "the page size must be a positive multiple of 4 KiB, was " + pageBytes + " bytes");
+      }
+      long[] sizes = {hbmBytes, dramBytes, cxlBytes, nvmeBytes};
+      boolean any = false;
+      for (int t = 0; t < sizes.length; t++) {
+        if (sizes[t] < 0) {
+          throw new IllegalArgumentException(
+              "--" + TIER_NAMES.get(t) + " must not be negative, was " + sizes[t]);
+        }
+        if (sizes[t] > 0 && sizes[t] < pageBytes) {
+          throw new IllegalArgumentException(
+              String.format(
+                  Locale.ROOT,
+                  "--%s %s holds no page of %s; give at least %s",
+                  TIER_NAMES.get(t),
+                  human(sizes[t]),
+                  human(pageBytes),
+                  human(pageBytes)));
+        }
+        any |= sizes[t] > 0;
+      }
+      if (!any) {
+        throw new IllegalArgumentException("tiered mode needs at least one tier size");
+      }
+    }
+
+    /**
+     * The size of a tier by its position in {@link #TIER_NAMES}.
+     *
+     * @param tier 0 (hbm) to 3 (nvme)
+     * @return bytes, 0 when left out
+     */
+    public long bytes(int tier) {
+      return switch (tier) {
+        case 0 -> hbmBytes;
+        case 1 -> dramBytes;
+        case 2 -> cxlBytes;
+        case 3 -> nvmeBytes;
+        default -> throw new IllegalArgumentException("tier " + tier);
+      };
+    }
+
+    /**
+     * The tiers that are built, fastest first.
+     *
+     * @return their names
+     */
+    public List<String> names() {
+      List<String> n = new ArrayList<>();
+      for (int t = 0; t < TIER_NAMES.size(); t++) {
+        if (bytes(t) > 0) {
+          n.add(TIER_NAMES.get(t));
+        }
+      }
+      return n;
+    }
+
+    /**
+     * Pages a tier holds.
+     *
+     * @param name the tier's name
+     * @return its size / page bytes
+     */
+    public long pages(String name) {
+      return bytes(TIER_NAMES.indexOf(name)) / pageBytes;
+    }
+
+    /**
+     * Pages of all tiers together.
+     *
+     * @return the sum
+     */
+    public long totalPages() {
+      long p = 0;
+      for (String n : names()) {
+        p += pages(n);
+      }
+      return p;
+    }
+  }
+
+  /**
+   * What a hit is worth: prefill saved = hit tokens / {@code prefillTokensPerSecond} − Σ over lower
+   * tiers t of (hit tokens served by t × {@code kvBytesPerToken} / the bandwidth of the link from t
+   * to the top tier measured in the run).
+   *
+   * @param prefillTokensPerSecond the engine's prefill throughput
+   * @param kvBytesPerToken the model's KV bytes per token, which a lower-tier hit must bring up
+   */
+  public record CostModel(double prefillTokensPerSecond, long kvBytesPerToken) {
+
+    /**
+     * An 8B model on one H100: about 10,000 prefill tokens per second with long prompts (order of
+     * magnitude, assumed, not measured here) and 128 KiB of KV per token (Llama-3-8B: 32 layers × 8
+     * KV heads × head dim 128 × K and V × 2 bytes).
+     */
+    public static final CostModel DEFAULT = new CostModel(10_000, 131_072);
+
+    /**
+     * Checks the values.
+     *
+     * @throws IllegalArgumentException when either is not positive
+     */
+    public CostModel {
+      if (!(prefillTokensPerSecond > 0) || Double.isInfinite(prefillTokensPerSecond)) {
+        throw new IllegalArgumentException(
+            "--prefill-tps must be positive, was " + prefillTokensPerSecond);
+      }
+      if (kvBytesPerToken <= 0) {
+        throw new IllegalArgumentException(
+            "--kv-bytes-per-token must be positive, was " + kvBytesPerToken);
+      }
+    }
+
+    /**
+     * The model in words, for every output.
+     *
+     * @return one sentence
+     */
+    public String describe() {
+      return String.format(
+          Locale.ROOT,
+          "prefill saved = hit tokens / %,.0f prefill tokens/s - sum over lower tiers of (hit"
+              + " tokens there x %,d KV bytes/token / that tier's bandwidth into the top tier,"
+              + " measured in this run); a lower-tier hit pays off when its link moves more than"
+              + " %.2f GB/s",
+          prefillTokensPerSecond,
+          kvBytesPerToken,
+          breakEvenBytesPerSecond() / 1e9);
+    }
+
+    /**
+     * The bandwidth at which bringing a hit up takes as long as recomputing it.
+     *
+     * @return prefill tokens per second × KV bytes per token, in bytes per second
+     */
+    public double breakEvenBytesPerSecond() {
+      return prefillTokensPerSecond * kvBytesPerToken;
+    }
+  }
+
+  /**
+   * One tiered replay's outcome.
+   *
+   * @param policy the eviction policy
+   * @param tierNames the tiers, fastest first
+   * @param tierKinds how each tier was realised ({@code hbm (emulated)}, {@code cxl (file)}, ...)
+   * @param requests requests replayed
+   * @param inputTokens Σ input length
+   * @param hitTokens Σ min(matched blocks × block tokens, input length)
+   * @param hitTokensPerTier hit tokens by the tier that served them
+   * @param blockRefs Σ blocks per request
+   * @param hitBlocksPerTier matched blocks by the tier that served them
+   * @param onboardRequests requests that waited for lower-tier hits to be copied up
+   * @param onboardNanos total time those requests waited
+   * @param onboardMaxNanos the longest wait
+   * @param onboardFailures requests whose onboarding failed (the top tier had no free page: its
+   *     lower-tier hits count as misses and its blocks are not cached)
+   * @param overflowRequests requests whose new blocks did not all fit in the top tier
+   * @param evictedBlocks blocks that left the cache (evicted from its last tier)
+   * @param tiers each tier's statistics at the end
+   * @param links pages, bytes and time per link at the end
+   * @param wallMillis wall-clock time of the replay
+   */
+  public record Result(
+      String policy,
+      List<String> tierNames,
+      List<String> tierKinds,
+      int requests,
+      long inputTokens,
+      long hitTokens,
+      List<Long> hitTokensPerTier,
+      long blockRefs,
+      List<Long> hitBlocksPerTier,
+      long onboardRequests,
+      long onboardNanos,
+      long onboardMaxNanos,
+      long onboardFailures,
+      long overflowRequests,
+      long evictedBlocks,
+      List<TierStats> tiers,
+      List<LinkStats> links,
+      long wallMillis) {
+
+    /** Copies the lists. */
+    public Result {
+      tierNames = List.copyOf(tierNames);
+      tierKinds = List.copyOf(tierKinds);
+      hitTokensPerTier = List.copyOf(hitTokensPerTier);
+      hitBlocksPerTier = List.copyOf(hitBlocksPerTier);
+      tiers = List.copyOf(tiers);
+      links = List.copyOf(links);
+    }
+
+    /**
+     * The token hit rate over all tiers.
+     *
+     * @return hitTokens / inputTokens
+     */
+    public double tokenHitRate() {
+      return inputTokens == 0 ? 0 : (double) hitTokens / inputTokens;
+    }
+
+    /**
+     * The share of input tokens served by one tier.
+     *
+     * @param tier the tier's position
+     * @return its hit tokens / inputTokens
+     */
+    public double tierHitRate(int tier) {
+      return inputTokens == 0 ? 0 : (double) hitTokensPerTier.get(tier) / inputTokens;
+    }
+
+    /**
+     * The copies over one link.
+     *
+     * @param from source tier name
+     * @param to destination tier name
+     * @return its statistics, zero when nothing moved
+     */
+    public LinkStats link(String from, String to) {
+      for (LinkStats l : links) {
+        if (l.from().equals(from) && l.to().equals(to)) {
+          return l;
+        }
+      }
+      return new LinkStats(from, to, 0, 0, 0);
+    }
+
+    /**
+     * Seconds to bring one lower tier's hits up under a cost model.
+     *
+     * @param tier the tier's position, 1 or more
+     * @param cost the cost model
+     * @return hit tokens there × KV bytes per token / the measured bandwidth of its link to the top
+     *     tier; 0 without hits; NaN when it had hits but its link moved nothing
+     */
+    public double bringUpSeconds(int tier, CostModel cost) {
+      long tokens = hitTokensPerTier.get(tier);
+      if (tier == 0 || tokens == 0) {
+        return 0;
+      }
+      double bw = link(tierNames.get(tier), tierNames.get(0)).bytesPerSecond();
+      return bw > 0 ? tokens * (double) cost.kvBytesPerToken() / bw : Double.NaN;
+    }
+
+    /**
+     * Prefill seconds one tier's hits saved: their prefill time less the time to bring them up.
+     *
+     * @param tier the tier's position
+     * @param cost the cost model
+     * @return seconds, negative when recomputing would have been faster
+     */
+    public double prefillSavedSeconds(int tier, CostModel cost) {
+      return hitTokensPerTier.get(tier) / cost.prefillTokensPerSecond()
+          - bringUpSeconds(tier, cost);
+    }
+
+    /**
+     * Prefill seconds all hits saved under a cost model.
+     *
+     * @param cost the cost model
+     * @return the sum over tiers of {@link #prefillSavedSeconds(int, CostModel)}
+     */
+    public double prefillSavedSeconds(CostModel cost) {
+      double s = 0;
+      for (int t = 0; t < tierNames.size(); t++) {
+        s += prefillSavedSeconds(t, cost);
+      }
+      return s;
+    }
+
+    /**
+     * The saving as a share of prefilling every input token.
+     *
+     * @param cost the cost model
+     * @return saved seconds / (inputTokens / prefill tokens per second)
+     */
+    public double prefillSavedFraction(CostModel cost) {
+      double all = inputTokens / cost.prefillTokensPerSecond();
+      return all == 0 ? 0 : prefillSavedSeconds(cost) / all;
+    }
+  }
+
+  private final Trace trace;
+  private final Tiers tiers;
+  private final boolean verify;
+
+  /**
+   * A tiered replay of a trace.
+   *
+   * @param trace the trace
+   * @param tiers the chain
+   */
+  public TieredReplay(Trace trace, Tiers tiers) {
+    this(trace, tiers, false);
+  }
+
+  /**
+   * A tiered replay that, with {@code verify}, also reads back the first bytes of every matched
+   * page after onboarding and checks they name the block (slower; for tests).
+   *
+   * @param trace the trace
+   * @param tiers the chain
+   * @param verify whether to check hit pages' bytes
+   */
+  TieredReplay(Trace trace, Tiers tiers, boolean verify) {
+    this.trace = Objects.requireNonNull(trace, "trace");
+    this.tiers = Objects.requireNonNull(tiers, "tiers");
+    this.verify = verify;
+  }
+
+  /**
+   * The tier chain.
+   *
+   * @return the sizes
+   */
+  public Tiers tiers() {
+    return tiers;
+  }
+
+  /**
+   * How the HBM tier is realised here.
+   *
+   * @return {@code cuda} with a usable GPU, else {@code emulated}
+   * @throws IllegalStateException when neither build of the HBM tier's native library loads
+   */
+  public static String hbmVariant() {
+    if (HbmTier.isAvailable()) {
+      return "cuda";
+    }
+    if (HbmVariant.EMULATED.isAvailable()) {
+      return "emulated";
+    }
+    throw new IllegalStateException(
+        "--hbm needs the HBM tier's native library, which does not load here: "
+            + HbmVariant.EMULATED.unavailabilityCause());
+  }
+
+  /**
+   * Replays the trace through the tier chain with one eviction policy for every tier.
+   *
+   * @param policy a stock policy name, or {@code default}
+   * @param progress told about progress
+   * @return the result
+   */
+  public Result run(String policy, ReferenceReplay.Progress progress) {
+    if (policy.equals("belady")) {
+      throw new IllegalArgumentException(
+          "belady reads the future and is a bound for one tier: tiered mode reports it from the"
+              + " reference mode at the same total capacity");
+    }
+    long t0 = System.nanoTime();
+    Path dir = null;
+    try {
+      if (tiers.cxlBytes() > 0 || tiers.nvmeBytes() > 0) {
+        Path base =
+            tiers.workDir() != null
+                ? tiers.workDir()
+                : Path.of(System.getProperty("java.io.tmpdir"));
+        Files.createDirectories(base);
+        dir = Files.createTempDirectory(base, "kvtier-tiered-");
+      }
+      return run(policy, progress, dir, t0);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot make a temporary directory: " + e.getMessage(), e);
+    } finally {
+      if (dir != null) {
+        deleteTree(dir);
+      }
+    }
+  }
+
+  private Result run(String policy, ReferenceReplay.Progress progress, Path dir, long t0) {
+    int pageBytes = tiers.pageBytes();
+    KvLayout layout = KvLayout.ofPageBytes(1, pageBytes);
+    VirtualTicker clock = new VirtualTicker();
+    KvCacheBuilder b = KvCache.builder().layout(layout).ticker(clock).eventBuffer(16);
+    List<String> names = tiers.names();
+    List<String> kinds = new ArrayList<>();
+    Capture top = null;
+    for (String name : names) {
+      long size = tiers.bytes(TIER_NAMES.indexOf(name));
+      TierSpec spec =
+          switch (name) {
+            case "hbm" -> {
+              String variant = hbmVariant();
+              kinds.add("hbm (" + variant + ")");
+              yield (variant.equals("cuda") ? HbmTier.cuda(0, size) : HbmTier.emulated(size))
+                  .named("hbm");
+            }
+            case "dram" -> {
+              kinds.add("dram (off-heap)");
+              yield io.kvtier.DramTier.offHeap("dram", size);
+            }
+            case "cxl" -> {
+              kinds.add("cxl (pool file)");
+              yield CxlTier.file("cxl", dir.resolve("cxl.pool"), size);
+            }
+            case "nvme" -> {
+              kinds.add("nvme (default store)");
+              yield NvmeTier.defaultStore("nvme", dir.resolve("nvme"), size);
+            }
+            default -> throw new IllegalStateException(name);
+          };
+      if (top == null) {
+        top = new Capture(spec);
+        spec = top;
+      }
+      b.tier(spec);
+    }
+    EvictionPolicy p = policy.equals("default") ? null : EvictionPolicy.named(policy);
+    if (p != null) {
+      b.eviction(p);
+    }
+    int nt = names.size();
+    int n = trace.size();
+    Namespace[] ns = new Namespace[trace.models().size()];
+    for (int m = 0; m < ns.length; m++) {
+      ns[m] = Namespace.of(trace.models().get(m), layout);
+    }
+    long[] salts = new long[trace.tenants().size()];
+    for (int t = 0; t < salts.length; t++) {
+      String tenant = trace.tenants().get(t);
+      salts[t] = tenant.isEmpty() ? 0 : Request.of(ns[0], new int[0]).salt(tenant).salt();
+    }
+    int[] lastOfSession = new int[trace.sessions().size()];
+    Arrays.fill(lastOfSession, -1);
+    Session[] sessions = new Session[trace.sessions().size()];
+    PauseEstimator estimator = new PauseEstimator();
+    int branchToken = -1;
+    long clockMs = -1;
+
+    long hitTokens = 0;
+    long[] tierTokens = new long[nt];
+    long[] tierBlocks = new long[nt];
+    long onboardRequests = 0;
+    long onboardNanos = 0;
+    long onboardMax = 0;
+    long onboardFailures = 0;
+    long overflow = 0;
+    CacheStats stats;
+    try (Arena arena = Arena.ofConfined();
+        KvCache cache = b.build()) {
+      PageStore store = top.store;
+      MemorySegment page = arena.allocate(pageBytes, 4096);
+      for (int i = 0; i < pageBytes; i++) {
+        page.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 31 + 7));
+      }
+      MemorySegment readBack = verify ? arena.allocate(pageBytes, 4096) : null;
+      for (int i = 0; i < n; i++) {
+        clockMs = Math.max(trace.timeMs(i), clockMs + 1);
+        clock.advanceTo(clockMs * 1_000_000L);
+        int si = trace.session(i);
+        Session s = null;
+        if (si >= 0) {
+          s = sessions[si];
+          if (s == null) {
+            s = cache.session(trace.sessions().get(si));
+            sessions[si] = s;
+          }
+          int prev = lastOfSession[si];
+          if (prev >= 0 && trace.pauseKind(prev) != null) {
+            estimator.observe(trace.pauseKind(prev), trace.timeMs(i) - trace.timeMs(prev));
+            s.resume();
+          }
+          lastOfSession[si] = i;
+          if (trace.compacted(i)) {
+            s.compacted();
+          }
+        }
+        int[] tokens = trace.blocks(i);
+        Namespace space = ns[trace.model(i)];
+        long salt = salts[trace.tenant(i)];
+        int cached = cache.probeTokens(space, tokens, salt);
+        Request req = ReferenceReplay.request(trace, i, space, salt, cached, s);
+        try (Lease lease = cache.acquire(req)) {
+          int matched = lease.cachedTokens();
+          int[] per = lease.cachedBlocksPerTier();
+          boolean served = true;
+          if (matched > per[0]) {
+            onboardRequests++;
+            long w0 = System.nanoTime();
+            try {
+              lease.onboard().join();
+            } catch (RuntimeException e) {
+              onboardFailures++;
+              served = false;
+            }
+            long w = System.nanoTime() - w0;
+            onboardNanos += w;
+            onboardMax = Math.max(onboardMax, w);
+          }
+          if (!served) {
+            // Only the top tier's hits (a prefix of the match) are usable; nothing is cached.
+            matched = per[0];
+            Arrays.fill(per, 1, per.length, 0);
+          }
+          int bt = trace.blockTokens(i);
+          long reqHit = Math.min((long) matched * bt, trace.inputLength(i));
+          hitTokens += reqHit;
+          long excess = (long) matched * bt - reqHit;
+          for (int t = nt - 1; t >= 0; t--) {
+            tierBlocks[t] += per[t];
+            long tok = (long) per[t] * bt;
+            if (excess > 0 && per[t] > 0) {
+              // The deepest matched block is served by the slowest tier that served any.
+              tok -= excess;
+              excess = 0;
+            }
+            tierTokens[t] += tok;
+          }
+          if (served) {
+            if (verify && matched > 0) {
+              check(store, lease.blockTable(), tokens, matched, readBack);
+            }
+            if (!ReferenceReplay.fill(lease, tokens, matched)) {
+              overflow++;
+            }
+            long[] table = lease.blockTable();
+            for (int k = matched; k < table.length; k++) {
+              page.set(ValueLayout.JAVA_LONG, 0, tokens[k]);
+              store.write(PageHandle.index(table[k]), page);
+            }
+            lease.commit();
+            int k = trace.branches(i);
+            if (k >= 2) {
+              branchToken =
+                  ReferenceReplay.fork(
+                      lease, k, trace.branchTokens(i), trace.blockTokens(i), branchToken);
+            }
+          }
+        }
+        if (s != null) {
+          PauseKind kind = trace.pauseKind(i);
+          if (kind != null) {
+            s.pause(kind, estimator.estimate(kind));
+          }
+        }
+        if ((i + 1) % ReferenceReplay.Progress.EVERY == 0) {
+          progress.at(i + 1, n);
+        }
+      }
+      stats = cache.stats();
+    }
+    progress.at(n, n);
+    List<Long> tokensPerTier = new ArrayList<>();
+    List<Long> blocksPerTier = new ArrayList<>();
+    for (int t = 0; t < nt; t++) {
+      tokensPerTier.add(tierTokens[t]);
+      blocksPerTier.add(tierBlocks[t]);
+    }
+    List<LinkStats> links = new ArrayList<>(stats.links());
+    links.sort(
+        Comparator.comparingInt((LinkStats l) -> names.indexOf(l.from()))
+            .thenComparingInt(l -> names.indexOf(l.to())));
+    return new Result(
+        policy,
+        names,
+        kinds,
+        n,
+        trace.inputTokens(),
+        hitTokens,
+        tokensPerTier,
+        trace.blockRefs(),
+        blocksPerTier,
+        onboardRequests,
+        onboardNanos,
+        onboardMax,
+        onboardFailures,
+        overflow,
+        stats.evictedBlocks(),
+        stats.tiers(),
+        links,
+        (System.nanoTime() - t0) / 1_000_000);
+  }
+
+  /** Checks that each matched page starts with its block's id, as written when it was filled. */
+  private static void check(
+      PageStore store, long[] table, int[] tokens, int matched, MemorySegment readBack) {
+    for (int k = 0; k < matched; k++) {
+      long slot = PageHandle.index(table[k]);
+      MemorySegment seg = store.segment(slot).orElse(null);
+      if (seg == null) {
+        store.read(slot, readBack);
+        seg = readBack;
+      }
+      long stamp = seg.get(ValueLayout.JAVA_LONG, 0);
+      if (stamp != tokens[k]) {
+        throw new IllegalStateException(
+            "the page of block " + tokens[k] + " (position " + k + ") holds block " + stamp);
+      }
+    }
+  }
+
+  private static void deleteTree(Path dir) {
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      // best effort: a temporary directory left behind is not an error of the replay
+    }
+  }
+
+  /** Byte counts in binary units, for messages: {@code 512 KiB}, {@code 1.5 GiB}. */
+  static String human(long n) {
+    String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = n;
+    int u = 0;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return v == Math.rint(v)
+        ? String.format(Locale.ROOT, "%d %s", (long) v, units[u])
+        : String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+  }
+
+  /**
+   * Parses a size: a whole number of bytes, or a number with a binary unit ({@code k}, {@code m},
+   * {@code g}, {@code t}, optionally followed by {@code i}/{@code ib}/{@code b}), case-insensitive:
+   * {@code 512m}, {@code 4GiB}, {@code 1.5g}.
+   *
+   * @param option the option's name, for the message
+   * @param text the value
+   * @return bytes
+   * @throws IllegalArgumentException naming the option when the text is not a positive size
+   */
+  public static long parseSize(String option, String text) {
+    String t = text.trim().toLowerCase(Locale.ROOT);
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("([0-9]+(?:\\.[0-9]+)?)\\s*([kmgt]?)(?:i?b)?").matcher(t);
+    if (!m.matches() || (m.group(2).isEmpty() && m.group(1).contains("."))) {
+      throw new IllegalArgumentException(
+          option + " wants a size such as 512m, 4g or 1.5GiB, got '" + text + "'");
+    }
+    int shift =
+        switch (m.group(2)) {
+          case "k" -> 10;
+          case "m" -> 20;
+          case "g" -> 30;
+          case "t" -> 40;
+          default -> 0;
+        };
+    double v = Double.parseDouble(m.group(1)) * Math.pow(2, shift);
+    if (!(v >= 1) || v > Long.MAX_VALUE / 2.0) {
+      throw new IllegalArgumentException(
+          option + " must be at least 1 byte and at most 4 EiB, got '" + text + "'");
+    }
+    return (long) v;
+  }
+
+  /** A tier spec that remembers the store it opened: the replay writes into the top tier. */
+  private static final class Capture implements TierSpec {
+    private final TierSpec spec;
+    PageStore store;
+
+    Capture(TierSpec spec) {
+      this.spec = spec;
+    }
+
+    @Override
+    public String name() {
+      return spec.name();
+    }
+
+    @Override
+    public TierKind kind() {
+      return spec.kind();
+    }
+
+    @Override
+    public long capacityBytes() {
+      return spec.capacityBytes();
+    }
+
+    @Override
+    public PageStore open(int pageBytes) {
+      store = spec.open(pageBytes);
+      return store;
+    }
+  }
+}

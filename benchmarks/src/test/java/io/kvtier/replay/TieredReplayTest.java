@@ -1,0 +1,291 @@
+package io.kvtier.replay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.kvtier.LinkStats;
+import io.kvtier.TierStats;
+import io.kvtier.tools.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The tiered mode on hand-made traces with known per-tier outcomes, and its command line. */
+class TieredReplayTest {
+
+  static final int PAGE = 4096;
+
+  @TempDir Path dir;
+
+  /** Requests of one-token blocks, one second apart: hit tokens are hit blocks. */
+  private static Trace trace(long[]... requests) {
+    List<TraceRequest> rs = new ArrayList<>();
+    for (int i = 0; i < requests.length; i++) {
+      rs.add(TraceRequest.plain(i * 1000L, requests[i].length, 1, 1, requests[i]));
+    }
+    return Trace.of("hand-made", rs);
+  }
+
+  /**
+   * Three chains of four blocks, then each again, through top (4 pages) > middle (4 pages) > nvme
+   * (8 pages). The third chain pushes the first to nvme; bringing the first back pushes the second
+   * to nvme too; the third is still in the middle tier when it returns. LRU, leaf-first: a chain
+   * goes down tail first.
+   */
+  private static final Trace THREE_CHAINS =
+      trace(
+          new long[] {1, 2, 3, 4},
+          new long[] {5, 6, 7, 8},
+          new long[] {9, 10, 11, 12},
+          new long[] {1, 2, 3, 4},
+          new long[] {5, 6, 7, 8},
+          new long[] {9, 10, 11, 12});
+
+  private TieredReplay.Result run(Trace t, TieredReplay.Tiers tiers, String policy) {
+    return new TieredReplay(t, tiers, true).run(policy, ReferenceReplay.Progress.NONE);
+  }
+
+  @Test
+  void lowerTierHits_areServedFromTheTierThatHeldThem_andEveryCopyIsCounted() {
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 4 * PAGE, 4 * PAGE, 8 * PAGE, PAGE, dir);
+    TieredReplay.Result r = run(THREE_CHAINS, tiers, "lru");
+    assertThat(r.tierNames()).containsExactly("dram", "cxl", "nvme");
+    assertThat(r.hitBlocksPerTier()).containsExactly(0L, 4L, 8L);
+    assertThat(r.hitTokensPerTier()).containsExactly(0L, 4L, 8L);
+    assertThat(r.hitTokens()).isEqualTo(12);
+    assertThat(r.tokenHitRate()).isEqualTo(0.5);
+    assertThat(r.onboardRequests()).isEqualTo(3);
+    assertThat(r.onboardFailures()).isZero();
+    // Demotions: the first chain at the second request, the second at the third, the third when
+    // the first comes back; middle -> nvme: the first chain, then the second. Onboarding: one
+    // page per lower-tier hit. Evicting a copy that nvme also holds is a drop, not a copy.
+    assertThat(r.links())
+        .extracting(l -> l.from() + ">" + l.to() + ":" + l.pages())
+        .containsExactly("dram>cxl:12", "cxl>dram:4", "cxl>nvme:8", "nvme>dram:8");
+    for (LinkStats l : r.links()) {
+      assertThat(l.bytes()).isEqualTo(l.pages() * PAGE);
+      assertThat(l.nanos()).isPositive();
+    }
+    // The engine's own per-tier counters agree with the leases'.
+    assertThat(r.tiers()).extracting(TierStats::hitBlocks).containsExactly(0L, 4L, 8L);
+    assertThat(r.tiers().get(1).bytesIn()).isEqualTo(12L * PAGE);
+    // Prefill saved: 12 tokens at 10 tokens/s, less bringing 4 + 8 tokens of 1 KiB up at the
+    // bandwidths the run measured.
+    TieredReplay.CostModel cost = new TieredReplay.CostModel(10, 1024);
+    double bringUp =
+        4 * 1024 / r.link("cxl", "dram").bytesPerSecond()
+            + 8 * 1024 / r.link("nvme", "dram").bytesPerSecond();
+    assertThat(r.prefillSavedSeconds(cost)).isCloseTo(1.2 - bringUp, within(1e-9));
+    assertThat(r.prefillSavedSeconds(0, cost)).isZero();
+  }
+
+  private static org.assertj.core.data.Offset<Double> within(double d) {
+    return org.assertj.core.data.Offset.offset(d);
+  }
+
+  @Test
+  void emulatedHbmOnTop_movesTheSamePages() {
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(4 * PAGE, 4 * PAGE, 0, 8 * PAGE, PAGE, dir);
+    TieredReplay.Result r = run(THREE_CHAINS, tiers, "lru");
+    assertThat(r.tierNames()).containsExactly("hbm", "dram", "nvme");
+    assertThat(r.tierKinds().get(0)).startsWith("hbm (");
+    assertThat(r.hitBlocksPerTier()).containsExactly(0L, 4L, 8L);
+    assertThat(r.links())
+        .extracting(l -> l.from() + ">" + l.to() + ":" + l.pages())
+        .containsExactly("hbm>dram:12", "dram>hbm:4", "dram>nvme:8", "nvme>hbm:8");
+  }
+
+  @Test
+  void topTierHits_moveNothing() {
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 16 * PAGE, 4 * PAGE, 0, PAGE, dir);
+    TieredReplay.Result r = run(THREE_CHAINS, tiers, "lru");
+    assertThat(r.hitBlocksPerTier()).containsExactly(12L, 0L);
+    assertThat(r.links()).isEmpty();
+    assertThat(r.onboardRequests()).isZero();
+    assertThat(r.prefillSavedSeconds(new TieredReplay.CostModel(4, 1))).isEqualTo(3.0);
+  }
+
+  @Test
+  void sameTraceAndPolicy_giveTheSameHitsEveryRun() throws Exception {
+    // Agent sessions with tool pauses (TTL pins on the virtual clock), sub-agents, branches and
+    // compaction, through all four tiers: sizes found to give every tier hits.
+    Path file = dir.resolve("agentic.jsonl");
+    Files.writeString(
+        file,
+        AgenticGenerator.generate(
+            new AgenticGenerator.Options(5, 5, 12, 3, 2, 64, 5_000, 0.3, 0.3, 20_000)),
+        StandardCharsets.UTF_8);
+    Trace t = TraceFormat.KVTIER.read(List.of(file), TraceFormat.Options.DEFAULTS);
+    TieredReplay.Tiers tiers =
+        new TieredReplay.Tiers(2 << 20, 512 << 10, 512 << 10, 1 << 20, PAGE, dir);
+    for (String policy : List.of("lru", "s3fifo")) {
+      TieredReplay.Result a = new TieredReplay(t, tiers).run(policy, ReferenceReplay.Progress.NONE);
+      TieredReplay.Result b = new TieredReplay(t, tiers).run(policy, ReferenceReplay.Progress.NONE);
+      assertThat(a.hitBlocksPerTier()).as(policy).allMatch(n -> n > 0);
+      assertThat(a.links()).as(policy).hasSizeGreaterThanOrEqualTo(6);
+      assertThat(b.hitTokens()).as(policy).isEqualTo(a.hitTokens());
+      assertThat(b.hitTokensPerTier()).as(policy).isEqualTo(a.hitTokensPerTier());
+      assertThat(b.hitBlocksPerTier()).as(policy).isEqualTo(a.hitBlocksPerTier());
+      assertThat(b.evictedBlocks()).as(policy).isEqualTo(a.evictedBlocks());
+      assertThat(b.links())
+          .as(policy)
+          .extracting(l -> l.from() + ">" + l.to() + ":" + l.pages())
+          .isEqualTo(
+              a.links().stream().map(l -> l.from() + ">" + l.to() + ":" + l.pages()).toList());
+      // The engine counts every match; the replay drops the lower-tier hits of a request whose
+      // onboarding found no room (it recomputes them).
+      assertThat(a.tiers().get(0).hitBlocks()).isEqualTo(a.hitBlocksPerTier().get(0));
+      for (int k = 1; k < 4; k++) {
+        assertThat(a.tiers().get(k).hitBlocks())
+            .isGreaterThanOrEqualTo(a.hitBlocksPerTier().get(k));
+      }
+      if (a.onboardFailures() == 0) {
+        assertThat(a.tiers()).extracting(TierStats::hitBlocks).isEqualTo(a.hitBlocksPerTier());
+      }
+    }
+  }
+
+  @Test
+  void belady_isNotATieredPolicy() {
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 4 * PAGE, 0, 0, PAGE, dir);
+    assertThatThrownBy(() -> run(THREE_CHAINS, tiers, "belady"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("reference mode");
+  }
+
+  @Test
+  void sizes_parseWithBinaryUnits_andBadOnesAreNamed() {
+    assertThat(TieredReplay.parseSize("--dram", "4096")).isEqualTo(4096);
+    assertThat(TieredReplay.parseSize("--dram", "512k")).isEqualTo(512L << 10);
+    assertThat(TieredReplay.parseSize("--dram", "64M")).isEqualTo(64L << 20);
+    assertThat(TieredReplay.parseSize("--dram", "1.5GiB")).isEqualTo(3L << 29);
+    assertThat(TieredReplay.parseSize("--dram", "2tb")).isEqualTo(2L << 40);
+    for (String bad : List.of("", "x", "12x", "-1g", "1.5", "0", "1 gigabyte")) {
+      assertThatThrownBy(() -> TieredReplay.parseSize("--nvme", bad))
+          .as("'%s'", bad)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("--nvme");
+    }
+    assertThatThrownBy(() -> new TieredReplay.Tiers(0, 1000, 0, 0, PAGE, null))
+        .hasMessageContaining("holds no page");
+    assertThatThrownBy(() -> new TieredReplay.Tiers(0, 0, 0, 0, PAGE, null))
+        .hasMessageContaining("at least one tier");
+    assertThatThrownBy(() -> new TieredReplay.Tiers(0, 1 << 20, 0, 0, 1000, null))
+        .hasMessageContaining("multiple of 4 KiB");
+  }
+
+  private record Run(int code, String out, String err) {}
+
+  private static Run cli(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    String[] full = new String[args.length + 1];
+    full[0] = "replay";
+    System.arraycopy(args, 0, full, 1, args.length);
+    int code =
+        Main.run(
+            full,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void commandLine_rejectsBadSizesAndCostModels_beforeReadingTheTrace() {
+    String[][] bad = {
+      {"--dram", "12x"},
+      {"--dram", "1k"},
+      {"--nvme", "0"},
+      {"--dram", "1m", "--page-kib", "6"},
+      {"--dram", "1m", "--prefill-tps", "0"},
+      {"--dram", "1m", "--kv-bytes-per-token", "-5"},
+    };
+    String[] says = {
+      "--dram wants a size such as 512m",
+      "--dram 1 KiB holds no page of 32 KiB",
+      "--nvme must be at least 1 byte",
+      "--page-kib must be a positive multiple of 4",
+      "--prefill-tps must be positive",
+      "--kv-bytes-per-token must be positive",
+    };
+    for (int i = 0; i < bad.length; i++) {
+      List<String> args =
+          new ArrayList<>(List.of("--trace", "missing.jsonl", "--format", "mooncake"));
+      args.addAll(List.of(bad[i]));
+      Run r = cli(args.toArray(String[]::new));
+      assertThat(r.code()).as(String.join(" ", bad[i])).isEqualTo(2);
+      assertThat(r.err()).as(String.join(" ", bad[i])).contains(says[i]);
+    }
+  }
+
+  @Test
+  void commandLine_tieredRun_writesTablesJsonCsvAndCharts() throws Exception {
+    Path trace = dir.resolve("t.jsonl");
+    StringBuilder b = new StringBuilder();
+    long[][] reqs = {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}, {1, 2, 3, 4}, {5, 6, 7, 8}};
+    for (int i = 0; i < reqs.length; i++) {
+      b.append(
+          String.format(
+              "{\"timestamp\": %d, \"input_length\": %d, \"output_length\": 1, \"hash_ids\": %s}%n",
+              i * 1000, reqs[i].length * 512, java.util.Arrays.toString(reqs[i])));
+    }
+    Files.writeString(trace, b.toString());
+    Path json = dir.resolve("r.json");
+    Path out = dir.resolve("out");
+    Run r =
+        cli(
+            "--trace",
+            trace.toString(),
+            "--format",
+            "mooncake",
+            "--policy",
+            "arc,belady",
+            "--dram",
+            "16k",
+            "--cxl",
+            "16k",
+            "--nvme",
+            "32k",
+            "--page-kib",
+            "4",
+            "--work-dir",
+            dir.resolve("work").toString(),
+            "--json",
+            json.toString(),
+            "--out",
+            out.toString());
+    assertThat(r.code()).as("stdout:%n%s%nstderr:%n%s", r.out(), r.err()).isZero();
+    assertThat(r.out())
+        .contains("tiers: dram (off-heap) 16 KiB (4 pages) > cxl (pool file) 16 KiB (4 pages)")
+        .contains("cost model: prefill saved = hit tokens / 10,000 prefill tokens/s")
+        .containsPattern("lru +0\\.4000 +0\\.0000 +0\\.0000 +0\\.4000")
+        .containsPattern("arc +0\\.\\d{4}")
+        .contains("reference mode, one tier of the same 16 pages")
+        .contains("dram -> cxl")
+        .contains("nvme -> dram");
+    assertThat(r.err()).contains("[1/2] tiered lru").contains("[2/2] tiered arc");
+    String j = Files.readString(json);
+    assertThat(j)
+        .contains("\"mode\": \"tiered\"")
+        .contains("\"hit_rate_nvme\": 0.4")
+        .contains("\"pages_nvme_to_dram\": 8")
+        .contains("\"from\": \"dram\", \"to\": \"cxl\"")
+        .contains("\"policy\": \"belady\"");
+    assertThat(Files.readString(out.resolve("results.csv")).lines().findFirst().orElseThrow())
+        .contains("hit_rate_dram,hit_rate_cxl,hit_rate_nvme")
+        .contains("bytes_dram_to_cxl");
+    assertThat(Files.readString(out.resolve("links.csv"))).contains("lru,cxl,nvme,8,32768,");
+    assertThat(Files.size(out.resolve("hit_rate.png"))).isPositive();
+    assertThat(Files.size(out.resolve("bytes_per_link.png"))).isPositive();
+    try (var s = Files.list(dir.resolve("work"))) {
+      assertThat(s.toList()).as("temporary directories are deleted").isEmpty();
+    }
+  }
+}
