@@ -79,6 +79,9 @@ public final class ReferenceReplay {
    * @param evictedBlocks blocks the cache evicted
    * @param overflowRequests requests whose new blocks did not all fit (pins left too little room)
    * @param wallMillis wall-clock time of the replay
+   * @param siblingPromptBlocks Σ over sub-agents' first requests of the blocks their prompt shares
+   *     with the previous sibling's of the same type, model and tenant
+   * @param siblingPromptHitBlocks Σ of those blocks that were cached when the request came
    */
   public record Result(
       String policy,
@@ -91,7 +94,20 @@ public final class ReferenceReplay {
       long hitBlocks,
       long evictedBlocks,
       long overflowRequests,
-      long wallMillis) {
+      long wallMillis,
+      long siblingPromptBlocks,
+      long siblingPromptHitBlocks) {
+
+    /**
+     * The share of the sibling-shared prompt that sub-agents' first requests found cached.
+     *
+     * @return siblingPromptHitBlocks / siblingPromptBlocks, or NaN when the trace has no siblings
+     */
+    public double siblingPromptHitRate() {
+      return siblingPromptBlocks == 0
+          ? Double.NaN
+          : (double) siblingPromptHitBlocks / siblingPromptBlocks;
+    }
 
     /**
      * The token hit rate.
@@ -209,6 +225,9 @@ public final class ReferenceReplay {
 
     long hitTokens = 0;
     long hitBlocks = 0;
+    long siblingBlocks = 0;
+    long siblingHits = 0;
+    java.util.Map<String, int[]> lastSiblingPrompt = new java.util.HashMap<>();
     long overflow = 0;
     long evicted;
     try (KvCache cache = b.build()) {
@@ -217,6 +236,7 @@ public final class ReferenceReplay {
         clock.advanceTo(clockMs * 1_000_000L);
         cursor.set(i);
         int si = trace.session(i);
+        boolean firstOfSession = false;
         Session s = null;
         if (si >= 0) {
           s = sessions[si];
@@ -224,6 +244,7 @@ public final class ReferenceReplay {
             s = cache.session(trace.sessions().get(si));
             sessions[si] = s;
           }
+          firstOfSession = lastOfSession[si] < 0;
           int prev = lastOfSession[si];
           if (prev >= 0 && trace.pauseKind(prev) != null) {
             estimator.observe(trace.pauseKind(prev), trace.timeMs(i) - trace.timeMs(prev));
@@ -242,6 +263,17 @@ public final class ReferenceReplay {
         try (Lease lease = cache.acquire(req)) {
           int matched = lease.cachedTokens();
           hitBlocks += matched;
+          String agent = trace.agents().get(trace.agent(i));
+          if (firstOfSession && agent.startsWith("sub:")) {
+            String key = trace.model(i) + "/" + agent + "/" + trace.tenant(i);
+            int[] prev = lastSiblingPrompt.put(key, tokens);
+            if (prev != null) {
+              int lcp = Arrays.mismatch(prev, tokens);
+              lcp = lcp < 0 ? tokens.length : lcp;
+              siblingBlocks += lcp;
+              siblingHits += Math.min(matched, lcp);
+            }
+          }
           hitTokens += Math.min((long) matched * trace.blockTokens(i), trace.inputLength(i));
           if (!fill(lease, tokens, matched)) {
             overflow++;
@@ -277,7 +309,9 @@ public final class ReferenceReplay {
         hitBlocks,
         evicted,
         overflow,
-        (System.nanoTime() - t0) / 1_000_000);
+        (System.nanoTime() - t0) / 1_000_000,
+        siblingBlocks,
+        siblingHits);
   }
 
   /**
@@ -370,6 +404,10 @@ public final class ReferenceReplay {
     Request req = Request.of(space, Arrays.copyOf(tokens, cached)).salt(salt);
     if (trace.inputLength(i) % trace.blockTokens(i) != 0) {
       req = req.priority(tokens.length - 1, tokens.length, 0, null);
+    }
+    String agent = trace.agents().get(trace.agent(i));
+    if (agent.startsWith("sub:") && agent.length() > 4) {
+      req = req.agent(agent.substring(4));
     }
     return s == null ? req : req.session(s.id());
   }

@@ -155,6 +155,22 @@ public record ReplayReport(
       out.println(row);
     }
     out.println("cells: token hit rate (fraction of Belady's at the same capacity)");
+    if (results.stream().anyMatch(r -> r.siblingPromptBlocks() > 0)) {
+      out.println(
+          "sub-agents' first requests, share of the prompt shared with the previous sibling that"
+              + " was cached:");
+      for (ReferenceReplay.Result r : results) {
+        if (r.siblingPromptBlocks() > 0) {
+          out.printf(
+              Locale.ROOT,
+              "  %-14s %5.1f%%  %.4f (%,d blocks)%n",
+              r.policy(),
+              100 * r.capacityFraction(),
+              r.siblingPromptHitRate(),
+              r.siblingPromptBlocks());
+        }
+      }
+    }
     long overflow = results.stream().mapToLong(ReferenceReplay.Result::overflowRequests).sum();
     if (overflow > 0) {
       out.printf(
@@ -273,6 +289,10 @@ public record ReplayReport(
     m.put("evicted_blocks", r.evictedBlocks());
     m.put("overflow_requests", r.overflowRequests());
     m.put("wall_ms", r.wallMillis());
+    if (r.siblingPromptBlocks() > 0) {
+      m.put("sibling_prompt_blocks", r.siblingPromptBlocks());
+      m.put("sibling_prompt_hit_rate", r.siblingPromptHitRate());
+    }
     return m;
   }
 
