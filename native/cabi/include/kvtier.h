@@ -114,7 +114,7 @@ typedef struct kvtier_lease kvtier_lease;
  *   eviction=lru                (lru s3fifo priority-lru)
  *   admission=always            (always, after-hits:K, min-priority:P)
  *   retention=tool-call-ttl     (tool-call-ttl, tool-call-ttl:MAX_MS, none)
- *   branches=free-now           (free-now, keep-all, cap-per-session:PAGES)
+ *   branches=cap-per-session:64 (free-now, keep-all, cap-per-session:PAGES)
  *   prefetch=none               (none, on-resume)
  *   event_buffer=65536          (a power of two >= 16)
  *

@@ -31,7 +31,7 @@ import java.util.Set;
  *   <tr><td>{@link #eviction(EvictionPolicy)}</td><td>{@link EvictionPolicy#agentAware()}</td></tr>
  *   <tr><td>{@link #admission(AdmissionPolicy)}</td><td>{@link AdmissionPolicy#always()}</td></tr>
  *   <tr><td>{@link #retention(RetentionPolicy)}</td><td>{@link RetentionPolicy#toolCallTtl()}</td></tr>
- *   <tr><td>{@link #branches(BranchPolicy)}</td><td>{@link BranchPolicy#freeNow()}</td></tr>
+ *   <tr><td>{@link #branches(BranchPolicy)}</td><td>{@link BranchPolicy#defaults()}: at most {@value io.kvtier.spi.BranchPolicy#DEFAULT_CAP_PAGES} discarded-branch pages per session</td></tr>
  *   <tr><td>{@link #prefetch(PrefetchPolicy)}</td><td>{@link PrefetchPolicy#none()}</td></tr>
  *   <tr><td>{@link #writes(WritePolicy)}</td><td>{@link WritePolicy#writeBack()}</td></tr>
  *   <tr><td>{@link #ticker(Ticker)}</td><td>{@link Ticker#system()}</td></tr>
@@ -53,7 +53,7 @@ public final class KvCacheBuilder {
   private EvictionPolicy eviction;
   private AdmissionPolicy admission = AdmissionPolicy.always();
   private RetentionPolicy retention = RetentionPolicy.toolCallTtl();
-  private BranchPolicy branches = BranchPolicy.freeNow();
+  private BranchPolicy branches = BranchPolicy.defaults();
   private PrefetchPolicy prefetch = PrefetchPolicy.none();
   private WritePolicy writes = WritePolicy.writeBack();
   private Ticker ticker = Ticker.system();

@@ -33,7 +33,8 @@ import java.util.SplittableRandom;
  * compacts: the next prompt is the system prefix plus a fresh summary of about 20% of that size,
  * marked {@code "compacted": true}, and the old prefix is dead. Some requests fork 2 to 4
  * speculative branches of the output's length, of which one survives ({@code branches}, {@code
- * branch_tokens}).
+ * branch_tokens}). Forks are drawn from their own random stream, so the same seed with fork
+ * probability 0 gives the same requests without branches: the control for what forks cost.
  *
  * <p>Not thread-safe; one generator writes one trace.
  */
@@ -102,6 +103,13 @@ public final class AgenticGenerator {
 
   private final Options o;
   private final SplittableRandom root;
+
+  /**
+   * Draws only the forks, so that the fork probability changes nothing else: the same seed with
+   * {@code forkProbability} 0 gives the same requests, without their branches.
+   */
+  private final SplittableRandom forkRoot;
+
   private final Map<String, long[]> prefixes = new HashMap<>();
   private final List<Line> lines = new ArrayList<>();
   private long nextId;
@@ -112,6 +120,7 @@ public final class AgenticGenerator {
   private AgenticGenerator(Options options) {
     this.o = options;
     this.root = new SplittableRandom(options.seed());
+    this.forkRoot = new SplittableRandom(options.seed() ^ 0x9E3779B97F4A7C15L);
   }
 
   /**
@@ -135,8 +144,9 @@ public final class AgenticGenerator {
     double t = 0;
     for (int s = 0; s < o.sessions(); s++) {
       SplittableRandom r = root.split();
+      SplittableRandom forks = forkRoot.split();
       t += o.meanArrivalMs() * -Math.log(1 - root.nextDouble());
-      mainSession(r, String.format(Locale.ROOT, "s%05d", s), (long) t);
+      mainSession(r, forks, String.format(Locale.ROOT, "s%05d", s), (long) t);
     }
   }
 
@@ -175,7 +185,7 @@ public final class AgenticGenerator {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
-  private void mainSession(SplittableRandom r, String session, long start) {
+  private void mainSession(SplittableRandom r, SplittableRandom forks, String session, long start) {
     String tenant = "tenant-" + r.nextInt(o.tenants());
     String model = o.models() == 3 && r.nextBoolean() ? MODELS[2] : MODELS[0];
     String subModel = o.models() >= 2 ? MODELS[1] : MODELS[0];
@@ -200,7 +210,7 @@ public final class AgenticGenerator {
       } else {
         gap = (long) logNormal(r, 9_000, 1.8, 1_800_000);
       }
-      int k = r.nextDouble() < o.forkProbability() ? 2 + r.nextInt(3) : 0;
+      int k = forks.nextDouble() < o.forkProbability() ? 2 + forks.nextInt(3) : 0;
       emit(
           t,
           session,

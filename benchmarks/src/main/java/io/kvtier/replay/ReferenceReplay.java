@@ -9,9 +9,11 @@ import io.kvtier.KvLayout;
 import io.kvtier.Lease;
 import io.kvtier.Namespace;
 import io.kvtier.OutOfPagesException;
+import io.kvtier.PageHandle;
 import io.kvtier.PauseKind;
 import io.kvtier.Request;
 import io.kvtier.Session;
+import io.kvtier.spi.BranchPolicy;
 import io.kvtier.spi.EvictionPolicy;
 import java.util.Arrays;
 import java.util.List;
@@ -37,8 +39,13 @@ import java.util.Objects;
  * {@code acquire} (the longest cached prefix, pinned), {@code extend} (pages for the rest, evicting
  * as needed), {@code commit} (the new blocks enter the index) and {@code close}. If the request was
  * forked into speculative branches, they are forked after the commit, each extended by its
- * generated tokens, one kept and the others discarded, before the close. Then a session whose
- * request ended in a pause (a tool call or a human turn) pauses with the <em>estimated</em>
+ * generated tokens (unique negative token ids), one kept and the others discarded, before the
+ * close. The discarded branches commit what they generated, as a decoding engine does, so the
+ * cache's {@link BranchPolicy} decides what of them stays (as dead cache, within its per-session
+ * cap) and what is freed; the survivor stands for the turn's output, which the replay does not
+ * cache with or without forks (the trace's next prompt carries it under new block ids), so it
+ * closes uncommitted. {@link BranchStats} reports what the branches left behind. Then a session
+ * whose request ended in a pause (a tool call or a human turn) pauses with the <em>estimated</em>
  * duration: the engine never knows the true gap, nor whether the session will come back at all, so
  * no session is ended early. When a request's last trace block is partial, the request gives that
  * block priority 0 for its token range, as an engine that knows its prompt would: the next turn
@@ -82,6 +89,7 @@ public final class ReferenceReplay {
    * @param siblingPromptBlocks Σ over sub-agents' first requests of the blocks their prompt shares
    *     with the previous sibling's of the same type, model and tenant
    * @param siblingPromptHitBlocks Σ of those blocks that were cached when the request came
+   * @param branches what the speculative branches left behind
    */
   public record Result(
       String policy,
@@ -96,7 +104,8 @@ public final class ReferenceReplay {
       long overflowRequests,
       long wallMillis,
       long siblingPromptBlocks,
-      long siblingPromptHitBlocks) {
+      long siblingPromptHitBlocks,
+      BranchStats branches) {
 
     /**
      * The share of the sibling-shared prompt that sub-agents' first requests found cached.
@@ -128,6 +137,35 @@ public final class ReferenceReplay {
     }
   }
 
+  /**
+   * What a replay's speculative branches left behind, measured after each reclamation (see {@link
+   * BranchMeter}).
+   *
+   * @param forks requests forked into branches
+   * @param discarded branches discarded after committing their tokens
+   * @param cap the branch policy's cap on kept discarded-branch pages per session
+   * @param peakPagesPerSession the most discarded-branch pages one session held at once
+   * @param peakPages the most discarded-branch pages all sessions held at once
+   * @param freeFloor free pages a moment needs to count towards the free-run ratio
+   * @param freeRunMoments reclamations after which at least {@code freeFloor} pages were free
+   * @param minFreeRunRatio the least largest-free-run / free-pages over those moments, NaN if none
+   * @param freedBranchPages pages the reclamations freed from discarded branches
+   * @param wholeRunShare Σ over discarded branches of the pages freed in the branch's longest run
+   *     of consecutive slots / {@code freedBranchPages}: 1 when every branch came back as one run,
+   *     NaN when none freed anything
+   */
+  public record BranchStats(
+      int forks,
+      long discarded,
+      int cap,
+      long peakPagesPerSession,
+      long peakPages,
+      int freeFloor,
+      long freeRunMoments,
+      double minFreeRunRatio,
+      long freedBranchPages,
+      double wholeRunShare) {}
+
   /** Told about progress every so many requests. */
   @FunctionalInterface
   public interface Progress {
@@ -147,6 +185,7 @@ public final class ReferenceReplay {
   }
 
   private final Trace trace;
+  private final BranchPolicy branches;
 
   /**
    * A replay of a trace.
@@ -154,7 +193,13 @@ public final class ReferenceReplay {
    * @param trace the trace
    */
   public ReferenceReplay(Trace trace) {
+    this(trace, null);
+  }
+
+  /** A replay under a branch policy other than the builder's default (null: the default). */
+  ReferenceReplay(Trace trace, BranchPolicy branches) {
     this.trace = Objects.requireNonNull(trace, "trace");
+    this.branches = branches;
   }
 
   /**
@@ -206,6 +251,10 @@ public final class ReferenceReplay {
     if (p != null) {
       b.eviction(p);
     }
+    if (branches != null) {
+      b.branches(branches);
+    }
+    int branchCap = b.config().branches().maxKeptPagesPerSession();
     int n = trace.size();
     Namespace[] ns = new Namespace[trace.models().size()];
     for (int m = 0; m < ns.length; m++) {
@@ -230,7 +279,9 @@ public final class ReferenceReplay {
     java.util.Map<String, int[]> lastSiblingPrompt = new java.util.HashMap<>();
     long overflow = 0;
     long evicted;
+    BranchMeter meter;
     try (KvCache cache = b.build()) {
+      meter = new BranchMeter(cache, branchCap, sessions.length);
       for (int i = 0; i < n; i++) {
         clockMs = Math.max(trace.timeMs(i), clockMs + 1);
         clock.advanceTo(clockMs * 1_000_000L);
@@ -281,7 +332,19 @@ public final class ReferenceReplay {
           lease.commit();
           int k = trace.branches(i);
           if (k >= 2) {
-            branchToken = fork(lease, k, trace.branchTokens(i), trace.blockTokens(i), branchToken);
+            int forkTokens = lease.committedTokens();
+            int[] prompt = Arrays.copyOf(tokens, forkTokens);
+            branchToken =
+                fork(
+                    lease,
+                    k,
+                    trace.branchTokens(i),
+                    trace.blockTokens(i),
+                    branchToken,
+                    (gen, slots) ->
+                        meter.discarded(si, space, salt, concat(prompt, gen), forkTokens, slots));
+            meter.forked();
+            meter.reclaimed();
           }
         }
         if (s != null) {
@@ -311,7 +374,8 @@ public final class ReferenceReplay {
         overflow,
         (System.nanoTime() - t0) / 1_000_000,
         siblingBlocks,
-        siblingHits);
+        siblingHits,
+        meter.stats());
   }
 
   /**
@@ -375,8 +439,27 @@ public final class ReferenceReplay {
     }
   }
 
-  /** Forks, generates into every branch, keeps the first; returns the next branch token. */
+  /**
+   * Forks, generates into every branch, keeps the first; returns the next branch token. The
+   * branches commit nothing: a plain fork, as the tiered mode replays it.
+   */
   static int fork(Lease lease, int k, int branchTokens, int blockTokens, int nextToken) {
+    return fork(lease, k, branchTokens, blockTokens, nextToken, null);
+  }
+
+  /**
+   * Forks, generates into every branch, keeps the first; returns the next branch token. With a
+   * listener, every branch but the first commits what it generated before the keep, and the
+   * listener is told the tokens of each such branch and the slots of their pages (the keep then
+   * discards them).
+   */
+  static int fork(
+      Lease lease,
+      int k,
+      int branchTokens,
+      int blockTokens,
+      int nextToken,
+      java.util.function.BiConsumer<int[], int[]> discarded) {
     int blocks = Math.max(1, (branchTokens + blockTokens - 1) / blockTokens);
     Branches br = lease.fork(k);
     for (int j = 0; j < k; j++) {
@@ -388,10 +471,26 @@ public final class ReferenceReplay {
         br.branch(j).extend(gen);
       } catch (OutOfPagesException e) {
         // this branch could not generate: it is discarded like the others
+        continue;
+      }
+      if (discarded != null && j > 0) {
+        br.branch(j).commit();
+        long[] table = br.branch(j).blockTable();
+        int[] slots = new int[blocks];
+        for (int x = 0; x < blocks; x++) {
+          slots[x] = (int) PageHandle.index(table[table.length - blocks + x]);
+        }
+        discarded.accept(gen, slots);
       }
     }
     br.keep(0).close();
     return nextToken;
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] c = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, c, a.length, b.length);
+    return c;
   }
 
   /**

@@ -39,7 +39,10 @@ import picocli.CommandLine.Option;
       "Reference mode (--capacity-fraction): one tier whose capacity in blocks is F x the"
           + " trace's distinct blocks; demand fill (acquire, extend, commit, close per request);"
           + " leaf-only eviction by the library's policies. Token hit rate = sum min(matched"
-          + " blocks x block tokens, input length) / sum input length.",
+          + " blocks x block tokens, input length) / sum input length. A trace with speculative"
+          + " forks (kvtier format) also reports the discarded-branch pages held at peak against"
+          + " the branch policy's per-session cap, and how the freed branch pages came back"
+          + " (whole runs, largest free run / free pages).",
       "",
       "Tiered mode (any of --hbm, --dram, --cxl, --nvme): the chain of the tiers given, fastest"
           + " first, one page of --page-kib per trace block; real bytes are written into new"

@@ -171,6 +171,7 @@ public record ReplayReport(
         }
       }
     }
+    printBranches(out, fr);
     long overflow = results.stream().mapToLong(ReferenceReplay.Result::overflowRequests).sum();
     if (overflow > 0) {
       out.printf(
@@ -181,6 +182,53 @@ public record ReplayReport(
     }
     out.printf(
         Locale.ROOT, "%d replays in %.1f s wall time%n", results.size(), wallMillis / 1000.0);
+  }
+
+  /** The speculative-branch tables, when the trace forks. */
+  private void printBranches(PrintStream out, List<Double> fr) {
+    ReferenceReplay.Result any =
+        results.stream().filter(r -> r.branches().forks() > 0).findFirst().orElse(null);
+    if (any == null) {
+      return;
+    }
+    ReferenceReplay.BranchStats a = any.branches();
+    out.printf(
+        Locale.ROOT,
+        "speculative branches: %,d forks of 2-4, the first branch kept, the others commit their"
+            + " tokens and are discarded; branch policy cap: %s discarded-branch pages per"
+            + " session%n",
+        a.forks(),
+        a.cap() == Integer.MAX_VALUE ? "no" : String.format(Locale.ROOT, "%,d", a.cap()));
+    branchRows(
+        out,
+        fr,
+        b -> String.format(Locale.ROOT, "%,d/%,d", b.peakPagesPerSession(), b.peakPages()));
+    out.println("cells: peak discarded-branch pages held by one session / by all sessions");
+    branchRows(out, fr, b -> ratio(b.wholeRunShare()) + " / " + ratio(b.minFreeRunRatio()));
+    out.printf(
+        Locale.ROOT,
+        "cells: share of the pages freed from discarded branches that came back in their branch's"
+            + " longest run / least (largest free run / free pages) right after a reclamation,"
+            + " over those leaving >= %d pages free%n",
+        a.freeFloor());
+  }
+
+  private void branchRows(
+      PrintStream out,
+      List<Double> fr,
+      java.util.function.Function<ReferenceReplay.BranchStats, String> cell) {
+    for (String p : policies()) {
+      StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-14s", p));
+      for (double f : fr) {
+        ReferenceReplay.Result r = result(p, f);
+        row.append(String.format(Locale.ROOT, "%18s", r == null ? "-" : cell.apply(r.branches())));
+      }
+      out.println(row);
+    }
+  }
+
+  private static String ratio(double d) {
+    return Double.isNaN(d) ? "-" : String.format(Locale.ROOT, "%.2f", d);
   }
 
   private String blocksAt(double f) {
@@ -288,6 +336,17 @@ public record ReplayReport(
     m.put("hit_tokens", r.hitTokens());
     m.put("evicted_blocks", r.evictedBlocks());
     m.put("overflow_requests", r.overflowRequests());
+    ReferenceReplay.BranchStats b = r.branches();
+    m.put("forks", b.forks());
+    m.put("branches_discarded", b.discarded());
+    m.put("branch_cap", b.cap());
+    m.put("branch_pages_peak_session", b.peakPagesPerSession());
+    m.put("branch_pages_peak", b.peakPages());
+    m.put("free_run_floor", b.freeFloor());
+    m.put("free_run_moments", b.freeRunMoments());
+    m.put("min_free_run_ratio", b.minFreeRunRatio());
+    m.put("freed_branch_pages", b.freedBranchPages());
+    m.put("whole_run_share", b.wholeRunShare());
     m.put("wall_ms", r.wallMillis());
     if (r.siblingPromptBlocks() > 0) {
       m.put("sibling_prompt_blocks", r.siblingPromptBlocks());

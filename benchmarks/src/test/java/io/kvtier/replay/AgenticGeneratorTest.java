@@ -27,6 +27,29 @@ class AgenticGeneratorTest {
   }
 
   @Test
+  void noForks_giveTheSameRequests_withoutTheirBranches() {
+    AgenticGenerator.Options forked = opts(7);
+    AgenticGenerator.Options plain =
+        new AgenticGenerator.Options(
+            forked.seed(),
+            forked.sessions(),
+            forked.meanTurns(),
+            forked.models(),
+            forked.tenants(),
+            forked.blockTokens(),
+            forked.meanArrivalMs(),
+            forked.subAgentProbability(),
+            0,
+            forked.compactAt());
+    String a = AgenticGenerator.generate(forked);
+    String b = AgenticGenerator.generate(plain);
+    assertThat(a).containsPattern("\"branches\":[2-4],");
+    assertThat(b).doesNotContainPattern("\"branches\":[1-9]");
+    String noBranches = "\"branches\":\\d+,\"branch_tokens\":\\d+";
+    assertThat(b.replaceAll(noBranches, "")).isEqualTo(a.replaceAll(noBranches, ""));
+  }
+
+  @Test
   void generatedTrace_readsBack_withEveryFeatureTheDesignAsksFor() throws Exception {
     Path p = dir.resolve("g.jsonl");
     Files.writeString(p, AgenticGenerator.generate(opts(3)), StandardCharsets.UTF_8);

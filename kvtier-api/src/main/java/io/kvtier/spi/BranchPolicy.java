@@ -5,10 +5,13 @@ package io.kvtier.spi;
  *
  * @param keepAsCache whether the discarded branch's full blocks stay in the index as low-priority,
  *     first-to-evict cache (they cost nothing until memory is needed)
- * @param maxKeptPagesPerSession at most this many discarded-branch pages per session are kept; the
- *     rest are freed at once
+ * @param maxKeptPagesPerSession at most this many discarded-branch pages per session are kept
+ *     (leases without a session share one allowance); the rest are freed at once
  */
 public record BranchPolicy(boolean keepAsCache, int maxKeptPagesPerSession) {
+
+  /** Discarded-branch pages a session may keep as cache under {@link #defaults()}. */
+  public static final int DEFAULT_CAP_PAGES = 64;
 
   /**
    * Validates the cap.
@@ -20,6 +23,19 @@ public record BranchPolicy(boolean keepAsCache, int maxKeptPagesPerSession) {
       throw new IllegalArgumentException(
           "maxKeptPagesPerSession must not be negative, was " + maxKeptPagesPerSession);
     }
+  }
+
+  /**
+   * The builder's default: {@link #capPerSession(int) capPerSession}({@value #DEFAULT_CAP_PAGES}).
+   * A discarded branch's blocks nearest the fork point stay as dead, first-to-evict cache, which a
+   * retry or a backtrack down a path first rejected can reuse, at most {@value #DEFAULT_CAP_PAGES}
+   * pages per session, so that what speculation leaves behind stays bounded per session; the rest
+   * of the branch is freed at once (as whole runs where it was allocated from free space).
+   *
+   * @return the policy
+   */
+  public static BranchPolicy defaults() {
+    return capPerSession(DEFAULT_CAP_PAGES);
   }
 
   /**

@@ -48,7 +48,8 @@ import java.util.TreeSet;
  *   <tr><td>{@code retention}</td><td>{@code tool-call-ttl}, {@code tool-call-ttl:MAX_MS},
  *       {@code none}</td><td>{@code tool-call-ttl}</td></tr>
  *   <tr><td>{@code branches}</td><td>{@code free-now}, {@code keep-all},
- *       {@code cap-per-session:PAGES}</td><td>{@code free-now}</td></tr>
+ *       {@code cap-per-session:PAGES}</td><td>{@code cap-per-session:64} (the builder's
+ *       default)</td></tr>
  *   <tr><td>{@code prefetch}</td><td>{@code none on-resume}</td><td>{@code none}</td></tr>
  *   <tr><td>{@code event_buffer}</td><td>a power of two, at least 16</td><td>65536</td></tr>
  * </table>
@@ -137,7 +138,9 @@ record CacheProperties(KvLayout layout, List<String> tierNames, KvCacheBuilder b
     b.eviction(EvictionPolicy.named(p.getProperty("eviction", "lru").trim()));
     b.admission(admission(p.getProperty("admission", "always").trim()));
     b.retention(retention(p.getProperty("retention", "tool-call-ttl").trim()));
-    b.branches(branches(p.getProperty("branches", "free-now").trim()));
+    b.branches(
+        branches(
+            p.getProperty("branches", "cap-per-session:" + BranchPolicy.DEFAULT_CAP_PAGES).trim()));
     b.prefetch(prefetch(p.getProperty("prefetch", "none").trim()));
     b.eventBuffer(
         integer(

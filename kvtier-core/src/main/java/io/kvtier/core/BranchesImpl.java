@@ -11,16 +11,26 @@ import io.kvtier.spi.BranchPolicy;
  * write ({@code LeaseImpl.growTo}). Discarding a branch applies the {@link BranchPolicy}: its full
  * blocks may first be published as dead, lowest-priority cache (within the per-session cap), then
  * the branch is closed, which returns the pages only it held: they were allocated with
- * previous-page hints, so they come back as whole runs.
+ * previous-page hints, so those taken from free space come back as whole runs (those taken by
+ * evicting come back where the victims were).
+ *
+ * <p>A branch's commits advance its session like any commit, so before the others are reclaimed the
+ * session is moved back to the survivor's tail (to the fork point when none survives), if it was
+ * left on a branch: otherwise a pause would pin, and the next turn would extend, a discarded path.
  */
 final class BranchesImpl implements Branches {
   private final KvCacheImpl cache;
   private final LeaseImpl[] branches;
+  private final int forkTail;
+  private final long forkFingerprint;
   private boolean decided;
 
+  /** Branches just forked, before any of them committed (the caller holds the lock). */
   BranchesImpl(KvCacheImpl cache, LeaseImpl[] branches) {
     this.cache = cache;
     this.branches = branches;
+    this.forkTail = branches[0].tail();
+    this.forkFingerprint = forkTail == PrefixIndex.NONE ? 0 : cache.index.fingerprint(forkTail);
   }
 
   @Override
@@ -48,6 +58,13 @@ final class BranchesImpl implements Branches {
     try {
       cache.ensureOpen();
       decide();
+      LeaseImpl survivor = branches[i];
+      int tail = survivor.isOpenUnlocked() ? survivor.tail() : PrefixIndex.NONE;
+      if (tail == PrefixIndex.NONE) {
+        moveSessionOffBranches(forkTail, forkFingerprint);
+      } else {
+        moveSessionOffBranches(tail, cache.index.fingerprint(tail));
+      }
       for (int j = 0; j < branches.length; j++) {
         if (j != i) {
           discard(branches[j]);
@@ -65,11 +82,30 @@ final class BranchesImpl implements Branches {
     try {
       cache.ensureOpen();
       decide();
+      moveSessionOffBranches(forkTail, forkFingerprint);
       for (LeaseImpl b : branches) {
         discard(b);
       }
     } finally {
       cache.lock.unlock();
+    }
+  }
+
+  /** Moves the branches' session to {@code tail} if one of the branches left it on its own path. */
+  private void moveSessionOffBranches(int tail, long fingerprint) {
+    SessionImpl s = cache.existingSession(branches[0].sessionId());
+    if (s == null || tail == PrefixIndex.NONE || !cache.index.sameBlock(tail, fingerprint)) {
+      return;
+    }
+    int at = s.tail();
+    if (at == tail || at == PrefixIndex.NONE) {
+      return;
+    }
+    for (LeaseImpl b : branches) {
+      if (b.isOpenUnlocked() && b.tail() == at && b.committedBlocks() > b.forkCommitted()) {
+        s.advance(tail);
+        return;
+      }
     }
   }
 

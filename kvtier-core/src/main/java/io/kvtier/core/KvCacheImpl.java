@@ -1318,25 +1318,32 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   }
 
   /**
-   * Applies branch reclamation to the {@code count} blocks ending at {@code tail}: the deepest
-   * {@code count - keep} leave the cache now (as far as nothing else pins or extends them), the
-   * rest are marked dead. Returns the number kept as dead cache.
+   * Applies branch reclamation to the {@code count} blocks ending at {@code tail} (a discarded
+   * branch's own committed blocks, deepest last): of those that nothing else uses (no pin, no other
+   * child: a block the survivor or another lease shares stays as it is), the deepest leave the
+   * cache now, returning their pages, and the {@code keep} nearest the fork point are marked dead.
+   * A copy in flight cannot leave now: it and the blocks above it are marked dead instead. Returns
+   * the number kept as dead cache.
    */
   int discardChain(String sessionId, int tail, long fingerprint, int count, int keep) {
-    if (!index.sameBlock(tail, fingerprint)) {
+    if (count <= 0
+        || !index.sameBlock(tail, fingerprint)
+        || index.pins(tail) != 0
+        || !index.isLeaf(tail)) {
       return 0;
     }
+    int[] seen = {0};
+    index.forPrivateChain(tail, x -> seen[0]++);
+    int own = Math.min(count, seen[0]);
+    int kept = Math.min(keep, own);
     int b = tail;
     int removed = 0;
-    while (removed < count - keep && !PrefixIndex.isRoot(b)) {
-      if (index.pins(b) != 0 || !index.isLeaf(b)) {
-        break;
-      }
+    while (removed < own - kept) {
       int parent = index.parent(b);
       for (Tier t : tiers) {
         if (index.hasCopy(b, t.ordinal)) {
           if (index.busy(b, t.ordinal)) {
-            return markDeadChain(sessionId, b, count - removed);
+            return markDeadChain(sessionId, b, own - removed);
           }
           dropCopy(b, t, true);
         }
@@ -1345,7 +1352,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       removed++;
       b = parent;
     }
-    return markDeadChain(sessionId, b, count - removed);
+    return markDeadChain(sessionId, b, own - removed);
   }
 
   private int markDeadChain(String sessionId, int from, int n) {
@@ -1360,13 +1367,16 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     return marked;
   }
 
-  /** Blocks of discarded branches kept as cache, per session, as (id, fingerprint) pairs. */
+  /**
+   * Blocks of discarded branches kept as cache, per session (the null key: leases without a
+   * session, which share one allowance), as (id, fingerprint) pairs.
+   */
   private final Map<String, long[]> keptBranchBlocks = new HashMap<>();
 
   /** How many more discarded-branch blocks the session may keep under the branch policy's cap. */
   int keptBranchBudget(String sessionId) {
     int cap = config.branches().maxKeptPagesPerSession();
-    if (sessionId == null || cap == Integer.MAX_VALUE) {
+    if (cap == Integer.MAX_VALUE) {
       return cap;
     }
     long[] kept = keptBranchBlocks.get(sessionId);
@@ -1394,9 +1404,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   /** Records {@code count} kept blocks ending at {@code tail}, walking up the chain. */
   void chargeKeptBranchBlocks(String sessionId, int tail, int count) {
-    if (sessionId == null
-        || count <= 0
-        || config.branches().maxKeptPagesPerSession() == Integer.MAX_VALUE) {
+    if (count <= 0 || config.branches().maxKeptPagesPerSession() == Integer.MAX_VALUE) {
       return;
     }
     long[] kept = keptBranchBlocks.get(sessionId);

@@ -235,6 +235,11 @@ final class SessionImpl implements Session {
     }
   }
 
+  /** The block the session's last commit ended at, or {@link PrefixIndex#NONE}. */
+  int tail() {
+    return tail;
+  }
+
   int pinnedBlock() {
     return pinned;
   }

@@ -188,7 +188,7 @@ class KvCachePropertiesTest {
     long pinUntil;
   }
 
-  record Group(Branches branches, List<Tracked> members) {}
+  record Group(Branches branches, List<Tracked> members, int forkCommitted) {}
 
   static final class Harness implements AutoCloseable {
     final ManualTicker ticker = new ManualTicker();
@@ -312,13 +312,14 @@ class KvCachePropertiesTest {
               members.add(m);
               open.add(m);
             }
-            groups.add(new Group(br, members));
+            groups.add(new Group(br, members, t.committed));
           }
         }
         case KEEP, DISCARD_ALL -> {
           if (!groups.isEmpty()) {
             Group g = groups.remove(a % groups.size());
             int keep = op.kind() == Kind.KEEP ? b % g.branches().size() : -1;
+            moveSessionOffBranches(g, keep);
             if (keep >= 0) {
               assertThat(g.branches().keep(keep)).isSameAs(g.members().get(keep).lease);
             } else {
@@ -501,6 +502,34 @@ class KvCachePropertiesTest {
       }
       t.committed = committed;
       recordPublished(t);
+    }
+
+    /**
+     * As the engine does before reclaiming: a session left on an open branch's committed path moves
+     * to the survivor's path (the fork point when none survives or the survivor closed).
+     */
+    void moveSessionOffBranches(Group g, int keep) {
+      Tracked any = g.members().get(0);
+      SessionModel m = any.session == null ? null : sessions.get(any.session);
+      if (m == null || m.tail == null || m.ns != any.ns || m.salt != any.salt) {
+        return;
+      }
+      Tracked survivor = keep >= 0 ? g.members().get(keep) : null;
+      int[] to =
+          survivor != null && open.contains(survivor)
+              ? Arrays.copyOf(survivor.seq, survivor.committed)
+              : Arrays.copyOf(any.seq, g.forkCommitted());
+      if (to.length == 0 || Arrays.equals(to, m.tail)) {
+        return;
+      }
+      for (Tracked b : g.members()) {
+        if (open.contains(b)
+            && b.committed > g.forkCommitted()
+            && Arrays.equals(m.tail, Arrays.copyOf(b.seq, b.committed))) {
+          m.tail = to;
+          return;
+        }
+      }
     }
 
     void recordPublished(Tracked t) {
