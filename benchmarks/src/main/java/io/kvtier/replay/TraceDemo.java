@@ -44,7 +44,7 @@ public final class TraceDemo implements Callable<Integer> {
       names = "--policy",
       split = ",",
       paramLabel = "LIST",
-      defaultValue = "lru,s3fifo,tinylfu,arc,priority-lru,belady",
+      defaultValue = "lru,s3fifo,tinylfu,arc,priority-lru,agent-aware,belady",
       description = "Policies. Default: ${DEFAULT-VALUE}.")
   List<String> policies;
 
@@ -76,7 +76,7 @@ public final class TraceDemo implements Callable<Integer> {
       names = "--tiered-policy",
       split = ",",
       paramLabel = "LIST",
-      defaultValue = "lru,arc",
+      defaultValue = "lru,agent-aware",
       description = "Policies of the tiered part (LRU always runs). Default: ${DEFAULT-VALUE}.")
   List<String> tieredPolicies;
 
