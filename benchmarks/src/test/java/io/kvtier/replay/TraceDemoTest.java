@@ -43,14 +43,14 @@ class TraceDemoTest {
         .containsPattern("tiers: hbm \\((emulated|cuda)\\) 16 MiB")
         .contains("> nvme (default store) 64 MiB")
         .containsPattern("lru +0\\.\\d{4}( +0\\.\\d{4}){4} ")
-        .containsPattern("arc +0\\.\\d{4}( +0\\.\\d{4}){4} ")
+        .containsPattern("agent-aware +0\\.\\d{4}( +0\\.\\d{4}){4} ")
         .containsPattern(
             "reference mode, one tier of the same 4,608 pages .*lru 0\\.\\d{4}  belady")
         .contains("hbm -> dram")
         .contains("cost model: prefill saved");
     assertThat(err.toString(StandardCharsets.UTF_8))
         .contains("[6/6]")
-        .contains("[2/2] tiered arc: token hit rate");
+        .contains("[2/2] tiered agent-aware: token hit rate");
   }
 
   @Test
