@@ -7,8 +7,10 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -38,8 +40,11 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>Each trial fills every slot once before measuring (so the slab and the raw file are measured
  * overwriting allocated blocks, and reads find data on disk); the RocksDB store is then reopened,
- * so reads come from blob files, not the memtable. Set {@code -p dir=} to a directory on the disk
- * under test.
+ * so reads come from blob files, not the memtable. Every trial {@code fsync}s its files after
+ * filling them and again before deleting them, so no trial is timed while the disk still writes
+ * back another trial's bytes. Run the {@code store} values in both orders and compare ratios within
+ * a run: on a shared machine the bandwidth drifts between trials. Set {@code -p dir=} to a
+ * directory on the disk under test.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -117,6 +122,7 @@ public class NvmePageBench {
       nvme.close();
       nvme = NvmeTier.rocksdb("rocksdb", root, bytesTotal).open(PAGE);
     }
+    flush(root);
   }
 
   @TearDown(Level.Trial)
@@ -128,7 +134,26 @@ public class NvmePageBench {
       nvme.close();
     }
     arena.close();
+    flush(root);
     delete(root);
+  }
+
+  /**
+   * {@code fsync} of every file under {@code path}: the disk (and, on a virtual machine, the host
+   * below it) finishes writing what this trial wrote before timing starts and before the next trial
+   * runs, so no trial is measured while another's writes are still being written back.
+   */
+  private static void flush(Path path) throws IOException {
+    if (!Files.exists(path)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(path)) {
+      for (Path p : walk.filter(Files::isRegularFile).toList()) {
+        try (FileChannel channel = FileChannel.open(p, StandardOpenOption.READ)) {
+          channel.force(true);
+        }
+      }
+    }
   }
 
   private void write(int slot) throws Throwable {
