@@ -11,6 +11,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.zip.CRC32C;
 
 /**
  * What both NVMe stores share: geometry, the slot allocator, the lifecycle guard, the counters,
@@ -120,6 +121,45 @@ abstract class AbstractNvmeStore implements NvmePageStore {
    * dst}'s length; then the returned {@link Loaded#payload} is {@code dst}.
    */
   abstract Loaded load(long slot, MemorySegment dst, Scratch scratch) throws IOException;
+
+  /**
+   * Encodes a page's header and stores header and payload. By default the payload's CRC is computed
+   * first, then {@link #store} runs; a store that can checksum while it writes overrides this.
+   *
+   * @param block the block's identity, or null for an untyped page
+   * @param flags header flags ({@link NvmePageHeader#FLAG_LZ4} or 0)
+   * @param pageBytes the page's length before compression
+   * @param payload the payload as stored
+   */
+  void storePage(
+      long slot,
+      BlockRecord block,
+      int flags,
+      int pageBytes,
+      MemorySegment payload,
+      Scratch scratch)
+      throws IOException {
+    MemorySegment header =
+        scratch.header(NvmePageHeader.bytesFor(block == null ? 0 : block.tokenCount()));
+    NvmePageHeader.encode(header, block, flags, pageBytes, payload);
+    store(slot, header, payload, scratch);
+  }
+
+  /**
+   * {@link #load} and then the payload's CRC: the returned status is {@link NvmePageHeader#VALID}
+   * only when header and payload are both intact. Null for an empty slot. A store that can checksum
+   * the payload while the rest of it is still being read overrides this.
+   */
+  Loaded loadVerified(long slot, MemorySegment dst, Scratch scratch) throws IOException {
+    Loaded loaded = load(slot, dst, scratch);
+    if (loaded == null || loaded.status() != NvmePageHeader.VALID) {
+      return loaded;
+    }
+    int status = NvmePageHeader.checkPayload(loaded.header(), loaded.payload());
+    return status == NvmePageHeader.VALID
+        ? loaded
+        : new Loaded(status, loaded.header(), loaded.payload());
+  }
 
   /** Forgets a freed slot's page. */
   abstract void erase(long slot) throws IOException;
@@ -282,13 +322,11 @@ abstract class AbstractNvmeStore implements NvmePageStore {
             && NvmePageHeader.pageBytes(header) == pageBytes
             && slots.isFree((int) slot);
     if (fits && options.verifyPayloadsOnRecovery()) {
-      Loaded loaded = load(slot, MemorySegment.NULL, scratch);
+      Loaded loaded = loadVerified(slot, MemorySegment.NULL, scratch);
       fits =
           loaded != null
               && loaded.status() == NvmePageHeader.VALID
-              && NvmePageHeader.names(loaded.header(), block)
-              && NvmePageHeader.checkPayload(loaded.header(), loaded.payload())
-                  == NvmePageHeader.VALID;
+              && NvmePageHeader.names(loaded.header(), block);
       if (!fits) {
         status = NvmePageHeader.BAD_CHECKSUM;
       }
@@ -366,6 +404,9 @@ abstract class AbstractNvmeStore implements NvmePageStore {
       } catch (IOException e) {
         throw new UncheckedIOException("tier '" + name + "': cannot close cleanly", e);
       } finally {
+        for (Scratch s : scratches) {
+          s.closeAsyncIo();
+        }
         scratches.clear();
         scratchArena.close();
       }
@@ -378,7 +419,6 @@ abstract class AbstractNvmeStore implements NvmePageStore {
 
   private void doWrite(long slot, BlockRecord block, MemorySegment src) {
     checkAccess(slot, src, "src");
-    int tokens = block == null ? 0 : block.tokenCount();
     enter();
     Scratch scratch = borrow();
     try {
@@ -392,9 +432,7 @@ abstract class AbstractNvmeStore implements NvmePageStore {
           flags = NvmePageHeader.FLAG_LZ4;
         }
       }
-      MemorySegment header = scratch.header(NvmePageHeader.bytesFor(tokens));
-      NvmePageHeader.encode(header, block, flags, (int) src.byteSize(), payload);
-      store(slot, header, payload, scratch);
+      storePage(slot, block, flags, (int) src.byteSize(), payload, scratch);
     } catch (IOException | RuntimeException e) {
       throw fault("write slot " + slot, e);
     } finally {
@@ -409,14 +447,11 @@ abstract class AbstractNvmeStore implements NvmePageStore {
     enter();
     Scratch scratch = borrow();
     try {
-      Loaded loaded = load(slot, dst, scratch);
+      Loaded loaded = loadVerified(slot, dst, scratch);
       if (loaded == null) {
         return ABSENT;
       }
       int status = loaded.status();
-      if (status == NvmePageHeader.VALID) {
-        status = NvmePageHeader.checkPayload(loaded.header(), loaded.payload());
-      }
       if (status != NvmePageHeader.VALID) {
         corrupt.increment();
         return status;
@@ -545,6 +580,8 @@ abstract class AbstractNvmeStore implements NvmePageStore {
     private MemorySegment bounce;
     private MemorySegment inflated;
     private SlabPageStore.IoState io;
+    private AsyncIo asyncIo;
+    private final CRC32C crc = new CRC32C();
 
     Scratch(Arena arena) {
       this.arena = arena;
@@ -575,6 +612,33 @@ abstract class AbstractNvmeStore implements NvmePageStore {
     MemorySegment inflated(int bytes) {
       inflated = grow(inflated, bytes);
       return inflated;
+    }
+
+    /** A running CRC32C, reset. */
+    CRC32C crc() {
+      crc.reset();
+      return crc;
+    }
+
+    /**
+     * This scratch's AIO context, opened on first use (and again after an {@link AsyncIo#abort}).
+     *
+     * @throws IOException when the kernel refuses one
+     */
+    AsyncIo asyncIo(int depth) throws IOException {
+      if (asyncIo == null || asyncIo.isDead()) {
+        asyncIo = null;
+        asyncIo = AsyncIo.open(arena, depth);
+      }
+      return asyncIo;
+    }
+
+    /** Destroys the AIO context, if any; before the arena it lives in is closed. */
+    void closeAsyncIo() {
+      if (asyncIo != null) {
+        asyncIo.close();
+        asyncIo = null;
+      }
     }
 
     SlabPageStore.IoState io() {

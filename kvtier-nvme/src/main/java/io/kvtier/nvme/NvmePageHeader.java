@@ -179,12 +179,38 @@ public final class NvmePageHeader {
    */
   public static int encode(
       MemorySegment header, BlockRecord block, int flags, int pageBytes, MemorySegment payload) {
+    if (payload.byteSize() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(
+          "lengths out of range: page " + pageBytes + ", payload " + payload.byteSize());
+    }
+    return encode(header, block, flags, pageBytes, (int) payload.byteSize(), crc(payload));
+  }
+
+  /**
+   * {@link #encode(MemorySegment, BlockRecord, int, int, MemorySegment)} for a payload whose CRC32C
+   * the caller computed (the slab store checksums a page piece by piece while it writes).
+   *
+   * @param header at least {@link #bytesFor(int) bytesFor(tokens)} bytes
+   * @param block the block's identity, or null for an untyped page
+   * @param flags {@link #FLAG_LZ4} or 0
+   * @param pageBytes the page's length before compression
+   * @param payloadBytes the stored payload's length
+   * @param payloadCrc the CRC32C of the stored payload ({@link #crc})
+   * @return the header's length
+   */
+  static int encode(
+      MemorySegment header,
+      BlockRecord block,
+      int flags,
+      int pageBytes,
+      int payloadBytes,
+      int payloadCrc) {
     if ((flags & ~FLAG_LZ4) != 0) {
       throw new IllegalArgumentException("unknown flags " + Integer.toHexString(flags));
     }
-    if (pageBytes < 0 || payload.byteSize() > Integer.MAX_VALUE) {
+    if (pageBytes < 0 || payloadBytes < 0) {
       throw new IllegalArgumentException(
-          "lengths out of range: page " + pageBytes + ", payload " + payload.byteSize());
+          "lengths out of range: page " + pageBytes + ", payload " + payloadBytes);
     }
     int tokens = block == null ? 0 : block.tokenCount();
     int bytes = bytesFor(tokens);
@@ -197,9 +223,9 @@ public final class NvmePageHeader {
     header.set(I64, PARENT_HI_OFFSET, block == null ? 0 : block.parentHi());
     header.set(I64, PARENT_LO_OFFSET, block == null ? 0 : block.parentLo());
     header.set(I32, TOKEN_COUNT_OFFSET, tokens);
-    header.set(I32, PAYLOAD_BYTES_OFFSET, (int) payload.byteSize());
+    header.set(I32, PAYLOAD_BYTES_OFFSET, payloadBytes);
     header.set(I32, HEADER_BYTES_OFFSET, bytes);
-    header.set(I32, PAYLOAD_CRC_OFFSET, crc(payload));
+    header.set(I32, PAYLOAD_CRC_OFFSET, payloadCrc);
     header.set(I64, ROOT_HI_OFFSET, block == null ? 0 : block.rootHi());
     header.set(I64, ROOT_LO_OFFSET, block == null ? 0 : block.rootLo());
     header.set(I32, PAGE_BYTES_OFFSET, pageBytes);
@@ -255,7 +281,7 @@ public final class NvmePageHeader {
     if (payload.byteSize() != payloadBytes(header)) {
       return BAD_LENGTH;
     }
-    return header.get(I32, PAYLOAD_CRC_OFFSET) == crc(payload) ? VALID : BAD_CHECKSUM;
+    return payloadCrc(header) == crc(payload) ? VALID : BAD_CHECKSUM;
   }
 
   /**
@@ -368,7 +394,11 @@ public final class NvmePageHeader {
     return (int) crc.getValue();
   }
 
-  private static void update(CRC32C crc, MemorySegment bytes) {
+  /**
+   * Adds {@code bytes} to a running CRC32C, without copying: a native segment is passed as a direct
+   * buffer, a heap segment as its array.
+   */
+  static void update(CRC32C crc, MemorySegment bytes) {
     if (bytes.isNative()) {
       for (long off = 0, size = bytes.byteSize(); off < size; off += CHUNK) {
         crc.update(bytes.asSlice(off, Math.min(CHUNK, size - off)).asByteBuffer());
@@ -488,6 +518,16 @@ public final class NvmePageHeader {
    */
   public static int headerBytes(MemorySegment header) {
     return header.get(I32, HEADER_BYTES_OFFSET);
+  }
+
+  /**
+   * The payload CRC32C field.
+   *
+   * @param header a header
+   * @return the field
+   */
+  static int payloadCrc(MemorySegment header) {
+    return header.get(I32, PAYLOAD_CRC_OFFSET);
   }
 
   /**

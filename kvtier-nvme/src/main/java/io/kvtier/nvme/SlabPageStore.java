@@ -1,5 +1,6 @@
 package io.kvtier.nvme;
 
+import io.kvtier.spi.BlockRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -8,6 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.BitSet;
+import java.util.zip.CRC32C;
 
 /**
  * An NVMe page store in fixed slots of one preallocated file, read and written with O_DIRECT.
@@ -33,11 +35,34 @@ import java.util.BitSet;
  * </pre>
  *
  * <p>A slot is {@code 4096 + roundUp(pageBytes, 4096)} bytes, so every header block and every
- * payload region starts 4096-aligned and a page moves in one vectored direct I/O: {@code pwritev} /
- * {@code preadv} of the header block (a scratch buffer) and the payload region. When the caller's
- * segment is itself 4096-aligned and a whole number of 4 KiB blocks (as an engine's pinned staging
- * buffers are), the payload goes straight between it and the device: no copy. Otherwise it passes
- * through an aligned bounce buffer. A header block holds up to {@value #MAX_TOKENS} token ids.
+ * payload region starts 4096-aligned. When the caller's segment is itself 4096-aligned and a whole
+ * number of 4 KiB blocks (as an engine's pinned staging buffers are), the payload goes straight
+ * between it and the device: no copy. Otherwise it passes through an aligned bounce buffer. A
+ * header block holds up to {@value #MAX_TOKENS} token ids.
+ *
+ * <h2>Moving a page: checksums overlap the I/O</h2>
+ *
+ * <p>With {@code O_DIRECT}, a payload moves in pieces of {@value #CHUNK} bytes (the last one
+ * shorter), {@value #WINDOW} requests in flight, through Linux native AIO ({@link AsyncIo}) from
+ * the calling thread:
+ *
+ * <ul>
+ *   <li><b>read</b>: one {@code preadv} request fetches the header block with the first piece, the
+ *       next pieces are requested behind it; the header is checked when it arrives and each piece
+ *       is added to the payload CRC32C as soon as it is in, while the device reads the following
+ *       ones. Only the last piece's checksum is not hidden behind I/O. The read is served only when
+ *       header CRC, payload CRC and identity all match ({@link #loadVerified}).
+ *   <li><b>write</b>: each piece is checksummed (and copied into the bounce buffer, if needed) just
+ *       before it is submitted, while the earlier pieces are being written; the header block, which
+ *       carries the finished CRC, is submitted last.
+ * </ul>
+ *
+ * <p>The on-disk format does not depend on this: the payload CRC is the one CRC32C of {@link
+ * NvmePageHeader} version 2, computed incrementally in file order, so files written before and
+ * after, with or without pieces, read the same. Where {@code O_DIRECT} is refused (buffered I/O) or
+ * the kernel refuses an AIO context, a page moves in one vectored call ({@code pwritev} / {@code
+ * preadv} of header block and payload region) with the checksum computed before the write and after
+ * the read.
  *
  * <h2>Allocation and the index</h2>
  *
@@ -53,14 +78,24 @@ import java.util.BitSet;
  *
  * <p>The whole file is allocated with {@code posix_fallocate} at open, so a full disk fails the
  * open with a clear message rather than a write later. An I/O error degrades the store ({@link
- * AbstractNvmeStore}). A write is one system call, so a process killed mid-write leaves either the
- * old or the new page, or (on power loss) a torn one that the CRCs reject.
+ * AbstractNvmeStore}). A write is several requests (one system call on the synchronous path), so a
+ * process killed or a power loss mid-write can leave old and new bytes mixed in a slot; the CRCs
+ * reject such a page (a miss; dropped at warm restart), it is never served.
  */
 final class SlabPageStore extends AbstractNvmeStore {
 
   static final String FILE_NAME = "pages.slab";
   static final int HEADER_BLOCK = DirectIo.ALIGN;
   static final int MAX_TOKENS = (HEADER_BLOCK - NvmePageHeader.FIXED_BYTES) / 4;
+
+  /** Bytes per request when a payload moves in pieces; a multiple of {@link DirectIo#ALIGN}. */
+  static final int CHUNK = 512 << 10;
+
+  /** Payload requests kept in flight while the calling thread checksums. */
+  static final int WINDOW = 3;
+
+  /** AIO slots per scratch: the window and the header block. */
+  private static final int DEPTH = WINDOW + 1;
 
   /** The bytes "KVTS" read as a little-endian int. */
   private static final int SUPER_MAGIC = 0x5354564B;
@@ -79,6 +114,9 @@ final class SlabPageStore extends AbstractNvmeStore {
   private final long payloadRegion;
   private final long slotBytes;
   private final long scanSlots;
+
+  /** Whether pages move in {@link #CHUNK} pieces with native AIO; cleared if the kernel refuses. */
+  private volatile boolean pipelined;
 
   // @GuardedBy("this")
   private final BitSet stale = new BitSet();
@@ -99,6 +137,7 @@ final class SlabPageStore extends AbstractNvmeStore {
     this.payloadRegion = roundUp(pageBytes);
     this.slotBytes = HEADER_BLOCK + payloadRegion;
     this.scanSlots = scanSlots;
+    this.pipelined = directIo && AsyncIo.isAvailable();
   }
 
   static long roundUp(long bytes) {
@@ -261,19 +300,116 @@ final class SlabPageStore extends AbstractNvmeStore {
     return slot;
   }
 
-  @Override
-  void store(long slot, MemorySegment header, MemorySegment payload, Scratch scratch)
-      throws IOException {
-    if (header.byteSize() > HEADER_BLOCK) {
+  private void checkFits(long headerBytes, int tokens) {
+    if (headerBytes > HEADER_BLOCK) {
       throw new IllegalArgumentException(
           "tier '"
               + name
               + "': a block of "
-              + NvmePageHeader.tokenCount(header)
+              + tokens
               + " tokens does not fit the slab's header block (at most "
               + MAX_TOKENS
               + " token ids)");
     }
+  }
+
+  /** Pieces of {@link #CHUNK} bytes (the last one shorter) that cover {@code bytes}. */
+  private static int chunks(long bytes) {
+    return (int) ((bytes + CHUNK - 1) / CHUNK);
+  }
+
+  /** Piece {@code i} of a payload region of {@code region} bytes. */
+  private static MemorySegment chunk(MemorySegment buffer, long region, int i) {
+    long from = (long) i * CHUNK;
+    return buffer.asSlice(from, Math.min(CHUNK, region - from));
+  }
+
+  /**
+   * The AIO context of {@code scratch}, or null when pages move in one synchronous call each
+   * (buffered I/O, or the kernel refused a context: logged once, and the store stays synchronous).
+   */
+  private AsyncIo asyncIo(Scratch scratch) {
+    if (!pipelined) {
+      return null;
+    }
+    try {
+      return scratch.asyncIo(DEPTH);
+    } catch (IOException e) {
+      if (pipelined) {
+        pipelined = false;
+        LOG.log(
+            System.Logger.Level.INFO,
+            "tier ''{0}'': native AIO is unavailable ({1}); pages move in one synchronous call each,"
+                + " checksummed after the read",
+            name,
+            e.getMessage());
+      }
+      return null;
+    }
+  }
+
+  /**
+   * Writes the payload in {@link #CHUNK} pieces, {@link #WINDOW} in flight, checksumming (and, for
+   * a caller buffer that cannot take direct I/O, copying) each piece before it is submitted; the
+   * header block, which needs the finished CRC, goes last, in flight with the last pieces. A write
+   * cut short leaves a header whose CRCs reject the mix of old and new bytes.
+   */
+  @Override
+  void storePage(
+      long slot,
+      BlockRecord block,
+      int flags,
+      int pageBytes,
+      MemorySegment payload,
+      Scratch scratch)
+      throws IOException {
+    int tokens = block == null ? 0 : block.tokenCount();
+    int headerBytes = NvmePageHeader.bytesFor(tokens);
+    checkFits(headerBytes, tokens);
+    AsyncIo aio = asyncIo(scratch);
+    if (aio == null) {
+      super.storePage(slot, block, flags, pageBytes, payload, scratch);
+      return;
+    }
+    long length = payload.byteSize();
+    long region = roundUp(length);
+    boolean direct = directlyUsable(payload) && region == length;
+    MemorySegment data = direct ? payload : scratch.bounce(region).asSlice(0, region);
+    MemorySegment header = scratch.headerBuffer(HEADER_BLOCK).asSlice(0, HEADER_BLOCK);
+    long base = offset(slot);
+    int chunks = chunks(region);
+    CRC32C crc = scratch.crc();
+    try {
+      for (int i = 0; i < chunks; i++) {
+        MemorySegment piece = chunk(data, region, i);
+        long from = (long) i * CHUNK;
+        long bytes = Math.min(piece.byteSize(), length - from);
+        if (!direct) {
+          MemorySegment.copy(payload, from, data, from, bytes);
+          piece.asSlice(bytes).fill((byte) 0);
+        }
+        NvmePageHeader.update(crc, piece.asSlice(0, bytes));
+        if (i >= WINDOW) {
+          aio.await(i - WINDOW);
+        }
+        aio.write(i, fd, piece, base + HEADER_BLOCK + from);
+        aio.submit();
+      }
+      NvmePageHeader.encode(header, block, flags, pageBytes, (int) length, (int) crc.getValue());
+      header.asSlice(headerBytes).fill((byte) 0);
+      aio.write(chunks, fd, header, base);
+      aio.submit();
+      aio.drain();
+    } catch (IOException | RuntimeException e) {
+      aio.abort();
+      throw e;
+    }
+  }
+
+  @Override
+  void store(long slot, MemorySegment header, MemorySegment payload, Scratch scratch)
+      throws IOException {
+    checkFits(header.byteSize(), NvmePageHeader.tokenCount(header));
     MemorySegment block = scratch.headerBuffer(HEADER_BLOCK).asSlice(0, HEADER_BLOCK);
     if (block.address() != header.address()) {
       MemorySegment.copy(header, 0, block, 0, header.byteSize());
@@ -318,6 +454,85 @@ final class SlabPageStore extends AbstractNvmeStore {
     return new Loaded(NvmePageHeader.VALID, block, region.asSlice(0, length));
   }
 
+  /**
+   * Reads the header block with the first {@link #CHUNK} of the payload in one request and the next
+   * pieces behind it, {@link #WINDOW} in flight, and checksums each piece as it arrives while the
+   * device works on the following ones: only the last piece's CRC is not hidden behind I/O. The
+   * header is checked as soon as it arrives; pieces past the stored payload (an LZ4 page) are not
+   * requested once the header says so. Nothing is in flight when this returns or throws.
+   */
+  @Override
+  Loaded loadVerified(long slot, MemorySegment dst, Scratch scratch) throws IOException {
+    AsyncIo aio = asyncIo(scratch);
+    if (aio == null) {
+      return super.loadVerified(slot, dst, scratch);
+    }
+    MemorySegment block = scratch.headerBuffer(HEADER_BLOCK).asSlice(0, HEADER_BLOCK);
+    MemorySegment region =
+        directlyUsable(dst) && dst.byteSize() == payloadRegion
+            ? dst
+            : scratch.bounce(payloadRegion).asSlice(0, payloadRegion);
+    long base = offset(slot) + HEADER_BLOCK;
+    int chunks = chunks(payloadRegion);
+    try {
+      aio.readTwo(0, fd, block, chunk(region, payloadRegion, 0), offset(slot));
+      int next = 1;
+      for (; next < Math.min(WINDOW, chunks); next++) {
+        aio.read(next, fd, chunk(region, payloadRegion, next), base + (long) next * CHUNK);
+      }
+      aio.submit();
+      aio.await(0);
+      Loaded loaded = verify(aio, block, region, base, next, scratch);
+      aio.drain();
+      return loaded;
+    } catch (IOException | RuntimeException e) {
+      aio.abort();
+      throw e;
+    }
+  }
+
+  /** The rest of {@link #loadVerified} once the header block and the first piece are in. */
+  private Loaded verify(
+      AsyncIo aio,
+      MemorySegment block,
+      MemorySegment region,
+      long base,
+      int submitted,
+      Scratch scratch)
+      throws IOException {
+    if (isEmpty(block)) {
+      return null;
+    }
+    int status = NvmePageHeader.checkHeader(block);
+    if (status != NvmePageHeader.VALID) {
+      return new Loaded(status, block, MemorySegment.NULL);
+    }
+    int length = NvmePageHeader.payloadBytes(block);
+    if (length > payloadRegion) {
+      return new Loaded(NvmePageHeader.BAD_LENGTH, block, MemorySegment.NULL);
+    }
+    int needed = chunks(length);
+    int next = submitted;
+    CRC32C crc = scratch.crc();
+    for (int i = 0; i < needed; i++) {
+      if (i > 0) {
+        aio.await(i);
+      }
+      if (next < needed) {
+        aio.read(next, fd, chunk(region, payloadRegion, next), base + (long) next * CHUNK);
+        aio.submit();
+        next++;
+      }
+      long from = (long) i * CHUNK;
+      NvmePageHeader.update(crc, region.asSlice(from, Math.min(CHUNK, length - from)));
+    }
+    status =
+        (int) crc.getValue() == NvmePageHeader.payloadCrc(block)
+            ? NvmePageHeader.VALID
+            : NvmePageHeader.BAD_CHECKSUM;
+    return new Loaded(status, block, region.asSlice(0, length));
+  }
+
   @Override
   synchronized void erase(long slot) {
     stale.set((int) slot);
@@ -327,13 +542,17 @@ final class SlabPageStore extends AbstractNvmeStore {
   void scan(HeaderVisitor visitor) throws IOException {
     try (Arena arena = Arena.ofConfined()) {
       Scratch scratch = new Scratch(arena);
-      MemorySegment block = arena.allocate(HEADER_BLOCK, DirectIo.ALIGN);
-      IoState io = scratch.io();
-      for (long slot = 0; slot < scanSlots; slot++) {
-        DirectIo.readFully(fd, block, offset(slot), io.state);
-        if (!isEmpty(block)) {
-          visitor.header(slot, block, scratch);
+      try {
+        MemorySegment block = arena.allocate(HEADER_BLOCK, DirectIo.ALIGN);
+        IoState io = scratch.io();
+        for (long slot = 0; slot < scanSlots; slot++) {
+          DirectIo.readFully(fd, block, offset(slot), io.state);
+          if (!isEmpty(block)) {
+            visitor.header(slot, block, scratch);
+          }
         }
+      } finally {
+        scratch.closeAsyncIo();
       }
     }
   }
@@ -373,6 +592,11 @@ final class SlabPageStore extends AbstractNvmeStore {
   /** The file descriptor, for tests that make system calls fail. */
   int fd() {
     return fd;
+  }
+
+  /** Whether pages move in pieces through native AIO (see {@link #loadVerified}). */
+  boolean pipelined() {
+    return pipelined;
   }
 
   /** Whether reads and writes bypass the page cache. */

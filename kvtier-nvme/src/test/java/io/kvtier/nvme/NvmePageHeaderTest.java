@@ -50,6 +50,36 @@ class NvmePageHeaderTest {
   }
 
   @Test
+  void aCrcComputedPieceByPiece_encodesTheSameHeader_asOneComputedOverThePayload() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment record = record(arena, BLOCK, 3 * 4096 + 77, 5);
+      MemorySegment payload = payload(record);
+      CRC32C crc = new CRC32C();
+      for (long from = 0; from < payload.byteSize(); from += 4096) {
+        NvmePageHeader.update(
+            crc, payload.asSlice(from, Math.min(4096, payload.byteSize() - from)));
+      }
+      MemorySegment other = arena.allocate(NvmePageHeader.headerBytes(record));
+      NvmePageHeader.encode(
+          other,
+          BLOCK,
+          0,
+          (int) payload.byteSize(),
+          (int) payload.byteSize(),
+          (int) crc.getValue());
+      assertThat(other.mismatch(header(record))).isEqualTo(-1);
+      NvmePageHeader.encode(
+          other,
+          BLOCK,
+          0,
+          (int) payload.byteSize(),
+          (int) payload.byteSize(),
+          ~(int) crc.getValue());
+      assertThat(NvmePageHeader.check(other, payload)).isEqualTo(NvmePageHeader.BAD_CHECKSUM);
+    }
+  }
+
+  @Test
   void encode_thenRead_roundTripsEveryField() {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment record = record(arena, BLOCK, 4096, 1);

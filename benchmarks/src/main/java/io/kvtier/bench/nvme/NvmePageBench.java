@@ -7,8 +7,10 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -30,14 +32,19 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * NVMe page bandwidth: 2 MiB pages of incompressible random bytes written to consecutive slots
  * ({@code writeBlock}) and read back verified ({@code readBlock}), for the slab and RocksDB stores,
- * beside the physical limit measured in the same run: {@code raw}, an {@code O_DIRECT} sequential
- * {@code pwrite}/{@code pread} of the same 2 MiB requests to a preallocated file on the same disk.
- * Pages per second times 2 MiB is the bandwidth; the target is a store at 0.8x raw or better.
+ * beside the physical limit measured in the same run on a preallocated file on the same disk, two
+ * ways: {@code raw}, one {@code O_DIRECT} {@code pwrite}/{@code pread} per 2 MiB page (queue depth
+ * 1), and {@code raw-pieces}, each page in 512 KiB {@code O_DIRECT} requests, 3 in flight (native
+ * AIO): the slab store's own I/O pattern, without its checksums and header blocks. Pages per second
+ * times 2 MiB is the bandwidth; the target is a store at 0.8x raw or better.
  *
  * <p>Each trial fills every slot once before measuring (so the slab and the raw file are measured
  * overwriting allocated blocks, and reads find data on disk); the RocksDB store is then reopened,
- * so reads come from blob files, not the memtable. Set {@code -p dir=} to a directory on the disk
- * under test.
+ * so reads come from blob files, not the memtable. Every trial {@code fsync}s its files after
+ * filling them and again before deleting them, so no trial is timed while the disk still writes
+ * back another trial's bytes. Run the {@code store} values in both orders and compare ratios within
+ * a run: on a shared machine the bandwidth drifts between trials. Set {@code -p dir=} to a
+ * directory on the disk under test.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -51,8 +58,13 @@ public class NvmePageBench {
   static final int PAGE = 2 << 20;
   static final int SOURCES = 8;
 
-  /** What to measure: {@code raw}, {@code slab} or {@code rocksdb}. */
-  @Param({"raw", "slab", "rocksdb"})
+  /** The slab store's request size and requests in flight, for {@code raw-pieces}. */
+  static final int PIECE = 512 << 10;
+
+  static final int DEPTH = 3;
+
+  /** What to measure: {@code raw}, {@code raw-pieces}, {@code slab} or {@code rocksdb}. */
+  @Param({"raw", "raw-pieces", "slab", "rocksdb"})
   public String store;
 
   /** Slots cycled through: 512 pages are 1 GiB. */
@@ -70,12 +82,14 @@ public class NvmePageBench {
   RawDirectFile raw;
   NvmePageStore nvme;
   Path root;
+  boolean pieces;
   int next;
 
   @Setup(Level.Trial)
   public void setup() throws Throwable {
     root = Files.createDirectories(Path.of(dir)).resolve("bench-" + store);
     delete(root);
+    pieces = store.equals("raw-pieces");
     arena = Arena.ofShared();
     src = new MemorySegment[SOURCES];
     byte[] bytes = new byte[PAGE];
@@ -94,10 +108,12 @@ public class NvmePageBench {
     }
     long bytesTotal = (long) pages * PAGE;
     switch (store) {
-      case "raw" -> raw = new RawDirectFile(root.toString(), bytesTotal);
+      case "raw", "raw-pieces" -> raw = new RawDirectFile(root.toString(), bytesTotal);
       case "slab" -> nvme = NvmeTier.slab("slab", root, bytesTotal).open(PAGE);
       case "rocksdb" -> nvme = NvmeTier.rocksdb("rocksdb", root, bytesTotal).open(PAGE);
-      default -> throw new IllegalArgumentException("store must be raw, slab or rocksdb: " + store);
+      default ->
+          throw new IllegalArgumentException(
+              "store must be raw, raw-pieces, slab or rocksdb: " + store);
     }
     for (int i = 0; i < pages; i++) {
       write(i);
@@ -106,6 +122,7 @@ public class NvmePageBench {
       nvme.close();
       nvme = NvmeTier.rocksdb("rocksdb", root, bytesTotal).open(PAGE);
     }
+    flush(root);
   }
 
   @TearDown(Level.Trial)
@@ -117,11 +134,32 @@ public class NvmePageBench {
       nvme.close();
     }
     arena.close();
+    flush(root);
     delete(root);
   }
 
+  /**
+   * {@code fsync} of every file under {@code path}: the disk (and, on a virtual machine, the host
+   * below it) finishes writing what this trial wrote before timing starts and before the next trial
+   * runs, so no trial is measured while another's writes are still being written back.
+   */
+  private static void flush(Path path) throws IOException {
+    if (!Files.exists(path)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(path)) {
+      for (Path p : walk.filter(Files::isRegularFile).toList()) {
+        try (FileChannel channel = FileChannel.open(p, StandardOpenOption.READ)) {
+          channel.force(true);
+        }
+      }
+    }
+  }
+
   private void write(int slot) throws Throwable {
-    if (raw != null) {
+    if (pieces) {
+      raw.writePieces(src[slot % SOURCES], (long) slot * PAGE, PIECE, DEPTH);
+    } else if (raw != null) {
       raw.write(src[slot % SOURCES], (long) slot * PAGE);
     } else {
       nvme.writeBlock(slot, blocks[slot], src[slot % SOURCES]);
@@ -150,6 +188,10 @@ public class NvmePageBench {
   public boolean readPage() throws Throwable {
     int slot = next;
     next = slot + 1 == pages ? 0 : slot + 1;
+    if (pieces) {
+      raw.readPieces(dst, (long) slot * PAGE, PIECE, DEPTH);
+      return true;
+    }
     if (raw != null) {
       raw.read(dst, (long) slot * PAGE);
       return true;
