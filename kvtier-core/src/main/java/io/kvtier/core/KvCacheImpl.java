@@ -498,6 +498,9 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   void leaseClosed(LeaseImpl l) {
     openLeases.remove(l);
+    if (!badCopies.isEmpty()) {
+      dropPendingBadCopies();
+    }
   }
 
   void leaseOpened(LeaseImpl l) {
@@ -1037,9 +1040,11 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
                   sink.arrived(x[1], handle); // the lease keeps the only reference
                 } else {
                   top.pages.release(handle);
-                  if (same
-                      && err.getCause() instanceof TransferEngine.VerificationFailedException) {
-                    dropBadCopy(b, src);
+                  if (same && unwrap(err) instanceof TransferEngine.VerificationFailedException) {
+                    if (!dropBadCopy(b, src)) {
+                      // pinned (by the waiting lease, usually): drop it when the pins are gone
+                      badCopies.add(new long[] {b, src.ordinal, fps[i]});
+                    }
                   }
                 }
               }
@@ -1082,16 +1087,40 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   }
 
   /** A lower tier's copy failed verification: forget it (and the block, if it was the last). */
-  private void dropBadCopy(int b, Tier t) {
+  /**
+   * Drops a copy that failed verification. Returns false when it cannot go now: it is the block's
+   * only copy and the block is pinned or has children.
+   */
+  private boolean dropBadCopy(int b, Tier t) {
     if (!index.hasCopy(b, t.ordinal)) {
-      return;
+      return true;
     }
     if (index.copyMask(b) != (1 << t.ordinal)) {
       dropCopy(b, t, true);
+      return true;
     } else if (index.pins(b) == 0 && index.isLeaf(b)) {
       dropCopy(b, t, true);
       removeFromIndex(b);
+      return true;
     }
+    return false;
+  }
+
+  /** Copies that failed verification and could not be dropped yet: {block, tier, fingerprint}. */
+  private final List<long[]> badCopies = new ArrayList<>();
+
+  /** Retries dropping the copies that failed verification (lock held). */
+  private void dropPendingBadCopies() {
+    badCopies.removeIf(
+        x -> !index.sameBlock((int) x[0], x[2]) || dropBadCopy((int) x[0], tiers[(int) x[1]]));
+  }
+
+  private static Throwable unwrap(Throwable e) {
+    Throwable cause = e;
+    while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    return cause;
   }
 
   /** Receives onboarded pages, under the lock. */

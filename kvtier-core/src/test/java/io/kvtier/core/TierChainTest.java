@@ -189,6 +189,40 @@ class TierChainTest {
     assertThat(cache.stats().tiers().get(1).degraded()).isFalse();
   }
 
+  @Test
+  void corruptedLowerLeafCopy_isDroppedAfterTheFailedOnboard_soTheNextRequestStopsBeforeIt()
+      throws Exception {
+    chain(4, 32, WritePolicy.writeBack(), AdmissionPolicy.always());
+    int[] a = seq(10, 16);
+    run(a);
+    run(seq(50, 16));
+    int leaf = blocksOf(a)[a.length / T - 1];
+    lower[0].corrupted.add((long) impl.index.slot(leaf, 1));
+    try (Lease l = cache.acquire(Request.of(NS, a))) {
+      assertThatThrownBy(() -> l.onboard().get(10, TimeUnit.SECONDS))
+          .hasRootCauseInstanceOf(TransferEngine.VerificationFailedException.class);
+    }
+    // the bad copy was the block's only one: it left the cache instead of failing every read
+    assertThat(cache.probeTokens(NS, a, 0)).isEqualTo(a.length - T);
+    try (Lease l = cache.acquire(Request.of(NS, a))) {
+      l.onboard().get(10, TimeUnit.SECONDS);
+      assertThat(l.cachedTokens()).isEqualTo(a.length - T);
+    }
+    impl.checkInvariants();
+  }
+
+  int[] blocksOf(int[] prompt) {
+    impl.lock.lock();
+    try {
+      int[] out = new int[prompt.length / T];
+      int root = impl.index.existingRoot(NS, 0);
+      impl.index.match(root, prompt, prompt.length, out);
+      return out;
+    } finally {
+      impl.lock.unlock();
+    }
+  }
+
   int firstBlockOf(int[] prompt) {
     impl.lock.lock();
     try {
