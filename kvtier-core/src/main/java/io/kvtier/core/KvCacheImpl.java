@@ -1086,10 +1086,10 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     }
   }
 
-  /** A lower tier's copy failed verification: forget it (and the block, if it was the last). */
   /**
-   * Drops a copy that failed verification. Returns false when it cannot go now: it is the block's
-   * only copy and the block is pinned or has children.
+   * A lower tier's copy failed verification: forget it (and the block, if it was the last). Returns
+   * false when it cannot go now: it is the block's only copy and the block is pinned or has
+   * children.
    */
   private boolean dropBadCopy(int b, Tier t) {
     if (!index.hasCopy(b, t.ordinal)) {
