@@ -10,7 +10,6 @@ import io.kvtier.Lease;
 import io.kvtier.Namespace;
 import io.kvtier.OutOfPagesException;
 import io.kvtier.PageHandle;
-import io.kvtier.PauseKind;
 import io.kvtier.Request;
 import io.kvtier.Session;
 import io.kvtier.spi.BranchPolicy;
@@ -256,22 +255,7 @@ public final class ReferenceReplay {
     }
     int branchCap = b.config().branches().maxKeptPagesPerSession();
     int n = trace.size();
-    Namespace[] ns = new Namespace[trace.models().size()];
-    for (int m = 0; m < ns.length; m++) {
-      ns[m] = Namespace.of(trace.models().get(m), LAYOUT);
-    }
-    long[] salts = new long[trace.tenants().size()];
-    for (int t = 0; t < salts.length; t++) {
-      String tenant = trace.tenants().get(t);
-      salts[t] = tenant.isEmpty() ? 0 : Request.of(ns[0], new int[0]).salt(tenant).salt();
-    }
-    int[] lastOfSession = new int[trace.sessions().size()];
-    Arrays.fill(lastOfSession, -1);
-    Session[] sessions = new Session[trace.sessions().size()];
-    PauseEstimator estimator = new PauseEstimator();
     int branchToken = -1;
-    long clockMs = -1;
-
     long hitTokens = 0;
     long hitBlocks = 0;
     long siblingBlocks = 0;
@@ -281,34 +265,16 @@ public final class ReferenceReplay {
     long evicted;
     BranchMeter meter;
     try (KvCache cache = b.build()) {
-      meter = new BranchMeter(cache, branchCap, sessions.length);
+      TraceDriver driver = new TraceDriver(trace, LAYOUT, cache, clock);
+      meter = new BranchMeter(cache, branchCap, driver.sessionCount());
       for (int i = 0; i < n; i++) {
-        clockMs = Math.max(trace.timeMs(i), clockMs + 1);
-        clock.advanceTo(clockMs * 1_000_000L);
+        Session s = driver.begin(i);
         cursor.set(i);
         int si = trace.session(i);
-        boolean firstOfSession = false;
-        Session s = null;
-        if (si >= 0) {
-          s = sessions[si];
-          if (s == null) {
-            s = cache.session(trace.sessions().get(si));
-            sessions[si] = s;
-          }
-          firstOfSession = lastOfSession[si] < 0;
-          int prev = lastOfSession[si];
-          if (prev >= 0 && trace.pauseKind(prev) != null) {
-            estimator.observe(trace.pauseKind(prev), trace.timeMs(i) - trace.timeMs(prev));
-            s.resume();
-          }
-          lastOfSession[si] = i;
-          if (trace.compacted(i)) {
-            s.compacted();
-          }
-        }
+        boolean firstOfSession = driver.firstOfSession();
         int[] tokens = trace.blocks(i);
-        Namespace space = ns[trace.model(i)];
-        long salt = salts[trace.tenant(i)];
+        Namespace space = driver.namespace(i);
+        long salt = driver.salt(i);
         int cached = cache.probeTokens(space, tokens, salt);
         Request req = request(trace, i, space, salt, cached, s);
         try (Lease lease = cache.acquire(req)) {
@@ -347,12 +313,7 @@ public final class ReferenceReplay {
             meter.reclaimed();
           }
         }
-        if (s != null) {
-          PauseKind kind = trace.pauseKind(i);
-          if (kind != null) {
-            s.pause(kind, estimator.estimate(kind));
-          }
-        }
+        driver.end(i, s);
         if ((i + 1) % Progress.EVERY == 0) {
           progress.at(i + 1, n);
         }

@@ -8,7 +8,6 @@ import io.kvtier.Lease;
 import io.kvtier.LinkStats;
 import io.kvtier.Namespace;
 import io.kvtier.PageHandle;
-import io.kvtier.PauseKind;
 import io.kvtier.Request;
 import io.kvtier.Session;
 import io.kvtier.TierStats;
@@ -514,21 +513,7 @@ public final class TieredReplay {
     }
     int nt = names.size();
     int n = trace.size();
-    Namespace[] ns = new Namespace[trace.models().size()];
-    for (int m = 0; m < ns.length; m++) {
-      ns[m] = Namespace.of(trace.models().get(m), layout);
-    }
-    long[] salts = new long[trace.tenants().size()];
-    for (int t = 0; t < salts.length; t++) {
-      String tenant = trace.tenants().get(t);
-      salts[t] = tenant.isEmpty() ? 0 : Request.of(ns[0], new int[0]).salt(tenant).salt();
-    }
-    int[] lastOfSession = new int[trace.sessions().size()];
-    Arrays.fill(lastOfSession, -1);
-    Session[] sessions = new Session[trace.sessions().size()];
-    PauseEstimator estimator = new PauseEstimator();
     int branchToken = -1;
-    long clockMs = -1;
 
     long hitTokens = 0;
     long[] tierTokens = new long[nt];
@@ -547,30 +532,12 @@ public final class TieredReplay {
         page.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 31 + 7));
       }
       MemorySegment readBack = verify ? arena.allocate(pageBytes, 4096) : null;
+      TraceDriver driver = new TraceDriver(trace, layout, cache, clock);
       for (int i = 0; i < n; i++) {
-        clockMs = Math.max(trace.timeMs(i), clockMs + 1);
-        clock.advanceTo(clockMs * 1_000_000L);
-        int si = trace.session(i);
-        Session s = null;
-        if (si >= 0) {
-          s = sessions[si];
-          if (s == null) {
-            s = cache.session(trace.sessions().get(si));
-            sessions[si] = s;
-          }
-          int prev = lastOfSession[si];
-          if (prev >= 0 && trace.pauseKind(prev) != null) {
-            estimator.observe(trace.pauseKind(prev), trace.timeMs(i) - trace.timeMs(prev));
-            s.resume();
-          }
-          lastOfSession[si] = i;
-          if (trace.compacted(i)) {
-            s.compacted();
-          }
-        }
+        Session s = driver.begin(i);
         int[] tokens = trace.blocks(i);
-        Namespace space = ns[trace.model(i)];
-        long salt = salts[trace.tenant(i)];
+        Namespace space = driver.namespace(i);
+        long salt = driver.salt(i);
         int cached = cache.probeTokens(space, tokens, salt);
         Request req = ReferenceReplay.request(trace, i, space, salt, cached, s);
         try (Lease lease = cache.acquire(req)) {
@@ -630,12 +597,7 @@ public final class TieredReplay {
             }
           }
         }
-        if (s != null) {
-          PauseKind kind = trace.pauseKind(i);
-          if (kind != null) {
-            s.pause(kind, estimator.estimate(kind));
-          }
-        }
+        driver.end(i, s);
         if ((i + 1) % ReferenceReplay.Progress.EVERY == 0) {
           progress.at(i + 1, n);
         }
