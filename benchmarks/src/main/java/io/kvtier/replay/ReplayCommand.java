@@ -1,5 +1,6 @@
 package io.kvtier.replay;
 
+import io.kvtier.spi.PrefetchPolicy;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -123,6 +124,15 @@ public final class ReplayCommand implements Callable<Integer> {
       paramLabel = "SIZE",
       description = "Tiered mode: off-heap DRAM tier size.")
   String dram;
+
+  @Option(
+      names = "--prefetch",
+      paramLabel = "none|resume",
+      defaultValue = "none",
+      description =
+          "Tiered mode: none, or resume: bring a paused session's blocks back to the top tier a"
+              + " second before its estimated resume (and at once on resume).")
+  String prefetch;
 
   @Option(
       names = "--cxl",
@@ -267,6 +277,9 @@ public final class ReplayCommand implements Callable<Integer> {
                 pageKib * 1024,
                 workDir);
         cost = new TieredReplay.CostModel(prefillTps, kvBytesPerToken);
+        if (!prefetch.equals("none") && !prefetch.equals("resume")) {
+          throw new IllegalArgumentException("--prefetch must be none or resume, was " + prefetch);
+        }
       } catch (IllegalArgumentException e) {
         stderr.println("kvtier replay: " + e.getMessage());
         return Cli.USAGE;
@@ -487,6 +500,9 @@ public final class ReplayCommand implements Callable<Integer> {
           reference.get(1).tokenHitRate());
     }
     TieredReplay replay = new TieredReplay(trace, tiers);
+    if (prefetch.equals("resume")) {
+      replay.prefetch(PrefetchPolicy.beforeResume(TieredReplay.PREFETCH_LEAD));
+    }
     List<String> ps = tieredPolicies(policies);
     List<TieredReplay.Result> results = new ArrayList<>();
     for (int k = 0; k < ps.size(); k++) {

@@ -17,6 +17,7 @@ import io.kvtier.hbm.HbmVariant;
 import io.kvtier.nvme.NvmeTier;
 import io.kvtier.spi.EvictionPolicy;
 import io.kvtier.spi.PageStore;
+import io.kvtier.spi.PrefetchPolicy;
 import io.kvtier.spi.TierKind;
 import io.kvtier.spi.TierSpec;
 import java.io.IOException;
@@ -26,6 +27,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -383,6 +385,10 @@ public final class TieredReplay {
   private final Trace trace;
   private final Tiers tiers;
   private final boolean verify;
+  private PrefetchPolicy prefetch = PrefetchPolicy.none();
+
+  /** How long before a pause's estimated end {@code --prefetch resume} brings the session back. */
+  public static final Duration PREFETCH_LEAD = Duration.ofSeconds(1);
 
   /**
    * A tiered replay of a trace.
@@ -392,6 +398,17 @@ public final class TieredReplay {
    */
   public TieredReplay(Trace trace, Tiers tiers) {
     this(trace, tiers, false);
+  }
+
+  /**
+   * Sets the cache's prefetch policy (default {@link PrefetchPolicy#none()}).
+   *
+   * @param policy the policy
+   * @return this replay
+   */
+  public TieredReplay prefetch(PrefetchPolicy policy) {
+    this.prefetch = Objects.requireNonNull(policy, "policy");
+    return this;
   }
 
   /**
@@ -473,7 +490,8 @@ public final class TieredReplay {
     int pageBytes = tiers.pageBytes();
     KvLayout layout = KvLayout.ofPageBytes(1, pageBytes);
     VirtualTicker clock = new VirtualTicker();
-    KvCacheBuilder b = KvCache.builder().layout(layout).ticker(clock).eventBuffer(16);
+    KvCacheBuilder b =
+        KvCache.builder().layout(layout).ticker(clock).eventBuffer(16).prefetch(prefetch);
     List<String> names = tiers.names();
     List<String> kinds = new ArrayList<>();
     Capture top = null;

@@ -62,6 +62,50 @@ public interface PrefetchPolicy {
   }
 
   /**
+   * Demote-and-return for human pauses: while a session is paused its blocks may be demoted like
+   * any others (so the top tier holds active sessions), and {@code lead} before the predicted
+   * resume they are copied back up, so that the session's next request finds them in the top tier.
+   *
+   * <p>On a pause with an estimate ({@code expected} non-null and not negative) it schedules {@link
+   * PrefetchContext#promoteSession(String)} at pause time + {@code expected} &minus; {@code lead}
+   * ({@link PrefetchContext#promoteSessionAfter(String, Duration)}); when that is not after the
+   * pause, it promotes at once. A pause without an estimate schedules nothing. On resume it
+   * promotes at once (what already came up is left alone); the cache cancels the scheduled
+   * promotion when the session resumes, pauses again or ends. Combine with a {@link
+   * RetentionPolicy} that does not pin the paused session for the whole pause, or nothing is
+   * demoted.
+   *
+   * @param lead how long before the predicted resume to start the copy; zero or more
+   * @return the policy
+   * @throws IllegalArgumentException if {@code lead} is null or negative
+   */
+  static PrefetchPolicy beforeResume(Duration lead) {
+    if (lead == null || lead.isNegative()) {
+      throw new IllegalArgumentException("lead must be zero or more, was " + lead);
+    }
+    return new PrefetchPolicy() {
+      @Override
+      public void onPause(
+          String sessionId, PauseKind kind, Duration expected, PrefetchContext context) {
+        if (expected == null || expected.isNegative()) {
+          return;
+        }
+        Duration delay = expected.minus(lead);
+        if (delay.isNegative() || delay.isZero()) {
+          context.promoteSession(sessionId);
+        } else {
+          context.promoteSessionAfter(sessionId, delay);
+        }
+      }
+
+      @Override
+      public void onResume(String sessionId, PrefetchContext context) {
+        context.promoteSession(sessionId);
+      }
+    };
+  }
+
+  /**
    * Brings the prefix of every forecast workflow step at most {@code withinSteps} steps away up to
    * the top tier, so that it is there when the step runs (KVFlow's overlapped prefetch).
    *

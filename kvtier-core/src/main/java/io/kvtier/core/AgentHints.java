@@ -509,6 +509,35 @@ final class AgentHints implements PrefetchContext {
       return;
     }
     int[] chain = stepChain(step, root);
+    Holder tenant = tenants.get(step.salt());
+    promoteChain(chain, tenant == null ? null : new Payer(tenant, null, step.salt(), true));
+  }
+
+  /**
+   * Copies the path from the root to {@code tail} (a session's tail block) from lower tiers into
+   * the top tier, charged to the session where it has a quota; best effort, as {@link
+   * #promote(NextStep)}.
+   */
+  void promotePath(String sessionId, int tail) {
+    if (cache.isClosed()) {
+      return;
+    }
+    int depth = index.depth(tail);
+    int[] chain = new int[depth];
+    int b = tail;
+    for (int i = depth - 1; i >= 0; i--) {
+      chain[i] = b;
+      b = index.parent(b);
+    }
+    Holder session = sessions.get(sessionId);
+    promoteChain(chain, session == null ? null : new Payer(null, session, 0L, true));
+  }
+
+  /**
+   * Onboards the blocks of {@code chain} (root first) that only lower tiers hold, up to the first
+   * block that no usable tier holds; failures only mean less was copied.
+   */
+  private void promoteChain(int[] chain, Payer payer) {
     int n = chain.length;
     int usable = 0;
     for (Tier t : cache.tiers) {
@@ -539,8 +568,6 @@ final class AgentHints implements PrefetchContext {
     try {
       int[] positions = new int[count];
       Arrays.setAll(positions, i -> i);
-      Holder tenant = tenants.get(step.salt());
-      Payer payer = tenant == null ? null : new Payer(tenant, null, step.salt(), true);
       // Failures (no room, a quota, a tier fault) only mean less was prefetched.
       cache.onboard(missing, positions, count, (pos, h) -> cache.pages.release(h), payer);
     } finally {

@@ -116,7 +116,43 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       new PriorityQueue<>((a, b) -> Long.compare(a.pinUntil, b.pinUntil));
   private final PriorityQueue<PriorityExpiry> priorityExpiry =
       new PriorityQueue<>((a, b) -> Long.compare(a.until, b.until));
-  private final PrefetchContext prefetchContext = sessionId -> {};
+  private final PriorityQueue<DuePromotion> promotionDue =
+      new PriorityQueue<>((a, b) -> Long.compare(a.at, b.at));
+  private final Map<SessionImpl, DuePromotion> scheduledPromotion = new IdentityHashMap<>();
+  private final PrefetchContext prefetchContext =
+      new PrefetchContext() {
+        @Override
+        public void promoteSession(String sessionId) {
+          SessionImpl s = sessionId == null ? null : sessions.get(sessionId);
+          if (s != null) {
+            promotePath(s);
+          }
+        }
+
+        @Override
+        public void promoteSessionAfter(String sessionId, Duration delay) {
+          SessionImpl s = sessionId == null ? null : sessions.get(sessionId);
+          if (s == null || delay == null) {
+            return;
+          }
+          cancelPromotion(s);
+          if (delay.isNegative() || delay.isZero()) {
+            promotePath(s);
+            return;
+          }
+          int tail = s.tail();
+          if (tail == PrefixIndex.NONE || !index.live(tail)) {
+            return;
+          }
+          long at = deadline(ticker.read(), delay);
+          if (at == Long.MAX_VALUE) {
+            return;
+          }
+          DuePromotion d = new DuePromotion(at, s, tail, index.fingerprint(tail));
+          scheduledPromotion.put(s, d);
+          promotionDue.add(d);
+        }
+      };
 
   private int[] scratch = new int[1024];
   private long[] insertPages;
@@ -131,6 +167,9 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   private long evictedBlocks;
 
   private record PriorityExpiry(long until, int block, long fingerprint) {}
+
+  /** A session promotion due at {@code at}, valid while the session's tail is still this block. */
+  private record DuePromotion(long at, SessionImpl session, int tail, long fingerprint) {}
 
   KvCacheImpl(CacheConfig config) {
     this.config = config;
@@ -390,6 +429,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       sessions.clear();
       pinExpiry.clear();
       priorityExpiry.clear();
+      promotionDue.clear();
+      scheduledPromotion.clear();
       for (CompletableFuture<Void> f : onboarding.values()) {
         f.cancel(false);
       }
@@ -493,6 +534,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   void forgetSession(SessionImpl s) {
     sessions.remove(s.id());
     pinExpiry.remove(s);
+    cancelPromotion(s);
     hints.sessionEnded(s.id());
   }
 
@@ -507,7 +549,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     openLeases.add(l);
   }
 
-  /** Processes expired TTL pins and priority durations. */
+  /** Processes expired TTL pins and priority durations, and starts due session promotions. */
   void tick() {
     long now = ticker.read();
     SessionImpl s;
@@ -520,6 +562,14 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       priorityExpiry.poll();
       if (index.sameBlock(p.block, p.fingerprint)) {
         setPriority(p.block, Request.DEFAULT_PRIORITY);
+      }
+    }
+    DuePromotion d;
+    while ((d = promotionDue.peek()) != null && d.at <= now) {
+      promotionDue.poll();
+      scheduledPromotion.remove(d.session);
+      if (d.session.tail() == d.tail && index.sameBlock(d.tail, d.fingerprint)) {
+        promotePath(d.session);
       }
     }
     hints.tick(now);
@@ -549,6 +599,40 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
 
   void cancelPinExpiry(SessionImpl s) {
     pinExpiry.remove(s);
+  }
+
+  /** Session promotions scheduled and not yet started (for tests). */
+  int scheduledPromotions() {
+    lock.lock();
+    try {
+      return scheduledPromotion.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Drops the session's scheduled promotion, if any (lock held). */
+  void cancelPromotion(SessionImpl s) {
+    DuePromotion d = scheduledPromotion.remove(s);
+    if (d != null) {
+      promotionDue.remove(d);
+    }
+  }
+
+  /** Starts promoting the session's path into the top tier; best effort (lock held). */
+  private void promotePath(SessionImpl s) {
+    int tail = s.tail();
+    if (closed || tail == PrefixIndex.NONE || !index.live(tail)) {
+      return;
+    }
+    if (!index.sameBlock(tail, s.tailFingerprint())) {
+      return;
+    }
+    try {
+      hints.promotePath(s.id(), tail);
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.DEBUG, "session promotion failed", e);
+    }
   }
 
   /**

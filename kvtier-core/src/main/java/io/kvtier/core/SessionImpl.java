@@ -147,6 +147,7 @@ final class SessionImpl implements Session {
         long nanos = expected == null || expected.isNegative() ? 0 : saturatedNanos(expected);
         cache.setPause(tail, kind, nanos);
       }
+      cache.cancelPromotion(this);
       cache.config.prefetch().onPause(id, kind, expected, cache.prefetchContext());
     } finally {
       cache.lock.unlock();
@@ -173,6 +174,7 @@ final class SessionImpl implements Session {
       if (tailValid()) {
         cache.setPause(tail, null, 0);
       }
+      cache.cancelPromotion(this);
       cache.config.prefetch().onResume(id, cache.prefetchContext());
     } finally {
       cache.lock.unlock();
@@ -238,6 +240,11 @@ final class SessionImpl implements Session {
   /** The block the session's last commit ended at, or {@link PrefixIndex#NONE}. */
   int tail() {
     return tail;
+  }
+
+  /** The key fingerprint {@link #tail()} had when the session reached it. */
+  long tailFingerprint() {
+    return tailFingerprint;
   }
 
   int pinnedBlock() {
