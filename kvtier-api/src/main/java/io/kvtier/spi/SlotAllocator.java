@@ -200,6 +200,51 @@ public final class SlotAllocator {
   }
 
   /**
+   * {@link PageStore#allocate(long)} over this allocator: a hint outside {@code [0, capacity)}
+   * means no hint, and a full allocator answers {@link PageStore#NO_SPACE}. O(1).
+   *
+   * @param hint the preferred slot, or any value outside the range for none
+   * @return the slot, or {@link PageStore#NO_SPACE}
+   */
+  public long allocatePage(long hint) {
+    int slot = allocate(hint >= 0 && hint < capacity ? (int) hint : -1);
+    return slot == NO_SPACE ? PageStore.NO_SPACE : slot;
+  }
+
+  /**
+   * {@link PageStore#free(long)} over this allocator, with the errors every store words the same
+   * way. O(1).
+   *
+   * @param slot the slot
+   * @param tier the tier's name, for the error
+   * @throws IllegalArgumentException if the slot is out of range or not in use; the allocator is
+   *     then unchanged
+   */
+  public void freePage(long slot, String tier) {
+    if (!tryFree(checkSlot(slot, capacity, tier))) {
+      throw new IllegalArgumentException(
+          "tier '" + tier + "': slot " + slot + " is not in use (double free?)");
+    }
+  }
+
+  /**
+   * Checks a page store's slot.
+   *
+   * @param slot the slot
+   * @param capacity the store's capacity in pages
+   * @param tier the tier's name, for the error
+   * @return the slot as an {@code int}
+   * @throws IllegalArgumentException if {@code slot} is outside {@code [0, capacity)}
+   */
+  public static int checkSlot(long slot, long capacity, String tier) {
+    if (slot < 0 || slot >= capacity) {
+      throw new IllegalArgumentException(
+          "tier '" + tier + "': slot " + slot + " is out of range [0, " + capacity + ")");
+    }
+    return (int) slot;
+  }
+
+  /**
    * Whether a slot is free.
    *
    * @param slot a slot

@@ -231,6 +231,29 @@ class SlotAllocatorTest {
   }
 
   @Test
+  void pageStoreHelpers_mapHintsAndNoSpace_andWordTheirErrorsWithTheTier() {
+    var slots = new SlotAllocator(3);
+    assertThat(slots.allocatePage(2)).isEqualTo(2);
+    long other = slots.allocatePage(Long.MAX_VALUE); // out of range: no hint
+    assertThat(other).isBetween(0L, 1L);
+    assertThat(slots.allocatePage(-5)).isBetween(0L, 1L).isNotEqualTo(other);
+    assertThat(slots.allocatePage(0)).isEqualTo(PageStore.NO_SPACE);
+    slots.freePage(2, "t");
+    assertThat(slots.isFree(2)).isTrue();
+    assertThatThrownBy(() -> slots.freePage(2, "t"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("tier 't': slot 2 is not in use");
+    assertThatThrownBy(() -> slots.freePage(3, "t"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("tier 't': slot 3 is out of range [0, 3)");
+    assertThatThrownBy(() -> SlotAllocator.checkSlot(-1, 3, "t"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("out of range");
+    assertThat(SlotAllocator.checkSlot(1, 3, "t")).isEqualTo(1);
+    assertThat(slots.freeCount()).isEqualTo(1);
+  }
+
+  @Test
   void free_outOfRange_isRejected() {
     var slots = new SlotAllocator(10);
     assertThatThrownBy(() -> slots.free(10))

@@ -137,17 +137,13 @@ final class DramPageStore implements PageStore {
   @Override
   public long allocate(long hint) {
     ensureOpen();
-    int slot = slots.allocate(hint >= 0 && hint < capacity ? (int) hint : -1);
-    return slot == SlotAllocator.NO_SPACE ? NO_SPACE : slot;
+    return slots.allocatePage(hint);
   }
 
   @Override
   public void free(long slot) {
     ensureOpen();
-    if (!slots.tryFree(checkSlot(slot))) {
-      throw new IllegalArgumentException(
-          "tier '" + name + "': slot " + slot + " is not in use (double free?)");
-    }
+    slots.freePage(slot, name);
   }
 
   @Override
@@ -245,11 +241,7 @@ final class DramPageStore implements PageStore {
   }
 
   private int checkSlot(long slot) {
-    if (slot < 0 || slot >= capacity) {
-      throw new IllegalArgumentException(
-          "tier '" + name + "': slot " + slot + " is out of range [0, " + capacity + ")");
-    }
-    return (int) slot;
+    return SlotAllocator.checkSlot(slot, capacity, name);
   }
 
   private long checkSize(MemorySegment segment) {

@@ -298,17 +298,13 @@ final class MappedPageStore implements PageStore {
   @Override
   public synchronized long allocate(long hint) {
     ensureOpen();
-    int slot = slots.allocate(hint >= 0 && hint < capacityPages ? (int) hint : -1);
-    return slot == SlotAllocator.NO_SPACE ? NO_SPACE : slot;
+    return slots.allocatePage(hint);
   }
 
   @Override
   public synchronized void free(long slot) {
     ensureOpen();
-    checkSlot(slot);
-    if (!slots.tryFree((int) slot)) {
-      throw new IllegalArgumentException("tier '" + name + "': slot " + slot + " is not in use");
-    }
+    slots.freePage(slot, name);
   }
 
   @Override
@@ -402,10 +398,7 @@ final class MappedPageStore implements PageStore {
   }
 
   private void checkSlot(long slot) {
-    if (slot < 0 || slot >= capacityPages) {
-      throw new IllegalArgumentException(
-          "tier '" + name + "': slot " + slot + " is out of range [0, " + capacityPages + ")");
-    }
+    SlotAllocator.checkSlot(slot, capacityPages, name);
   }
 
   private void ensureOpen() {

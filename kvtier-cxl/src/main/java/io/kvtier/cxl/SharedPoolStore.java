@@ -10,6 +10,7 @@ import static io.kvtier.cxl.SharedPoolLayout.state;
 import static io.kvtier.cxl.SharedPoolLayout.word;
 
 import io.kvtier.spi.BlockRecord;
+import io.kvtier.spi.SlotAllocator;
 import io.kvtier.spi.TierKind;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -962,10 +963,7 @@ final class SharedPoolStore implements SharedPool {
   }
 
   private void checkSlot(long slot) {
-    if (slot < 0 || slot >= g.slots()) {
-      throw new IllegalArgumentException(
-          "tier '" + name + "': slot " + slot + " is out of range [0, " + g.slots() + ")");
-    }
+    SlotAllocator.checkSlot(slot, g.slots(), name);
   }
 
   private void ensureOpen() {

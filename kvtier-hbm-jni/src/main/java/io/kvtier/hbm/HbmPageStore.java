@@ -293,8 +293,7 @@ public final class HbmPageStore implements PageStore {
   public long allocate(long hint) {
     synchronized (lock) {
       ensureOpen();
-      int slot = slots.allocate(hint >= 0 && hint < capacity ? (int) hint : -1);
-      return slot == SlotAllocator.NO_SPACE ? NO_SPACE : slot;
+      return slots.allocatePage(hint);
     }
   }
 
@@ -308,12 +307,7 @@ public final class HbmPageStore implements PageStore {
   public void free(long slot) {
     synchronized (lock) {
       ensureOpen();
-      int s = checkSlot(slot);
-      if (slots.isFree(s)) {
-        throw new IllegalArgumentException(
-            "tier '" + name + "': slot " + slot + " is not in use (double free?)");
-      }
-      slots.free(s);
+      slots.freePage(slot, name);
     }
   }
 
@@ -997,11 +991,7 @@ public final class HbmPageStore implements PageStore {
   }
 
   private int checkSlot(long slot) {
-    if (slot < 0 || slot >= capacity) {
-      throw new IllegalArgumentException(
-          "tier '" + name + "': slot " + slot + " is out of range [0, " + capacity + ")");
-    }
-    return (int) slot;
+    return SlotAllocator.checkSlot(slot, capacity, name);
   }
 
   private long checkSize(MemorySegment segment) {

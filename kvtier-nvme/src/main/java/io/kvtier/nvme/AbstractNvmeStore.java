@@ -216,17 +216,13 @@ abstract class AbstractNvmeStore implements NvmePageStore {
   @Override
   public synchronized long allocate(long hint) {
     ensureOpen();
-    int slot = slots.allocate(hint >= 0 && hint < capacityPages ? (int) hint : -1);
-    return slot == SlotAllocator.NO_SPACE ? NO_SPACE : slot;
+    return slots.allocatePage(hint);
   }
 
   @Override
   public synchronized void free(long slot) {
     ensureOpen();
-    checkSlot(slot);
-    if (!slots.tryFree((int) slot)) {
-      throw new IllegalArgumentException("tier '" + name + "': slot " + slot + " is not in use");
-    }
+    slots.freePage(slot, name);
     enter();
     try {
       erase(slot);
@@ -553,10 +549,7 @@ abstract class AbstractNvmeStore implements NvmePageStore {
   }
 
   void checkSlot(long slot) {
-    if (slot < 0 || slot >= capacityPages) {
-      throw new IllegalArgumentException(
-          "tier '" + name + "': slot " + slot + " is out of range [0, " + capacityPages + ")");
-    }
+    SlotAllocator.checkSlot(slot, capacityPages, name);
   }
 
   private void checkAccess(long slot, MemorySegment segment, String what) {
