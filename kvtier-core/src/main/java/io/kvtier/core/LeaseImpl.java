@@ -133,13 +133,13 @@ final class LeaseImpl implements Lease {
 
   /** The last token-range priority of the request containing {@code token}, or null. */
   Request.PriorityRange rangeAt(int token) {
-    Request.PriorityRange found = null;
-    for (Request.PriorityRange r : ranges) {
+    for (int i = ranges.size() - 1; i >= 0; i--) { // the last range given wins
+      Request.PriorityRange r = ranges.get(i);
       if (token >= r.fromToken() && token < r.toToken()) {
-        found = r;
+        return r;
       }
     }
-    return found;
+    return null;
   }
 
   Duration priorityDuration() {
