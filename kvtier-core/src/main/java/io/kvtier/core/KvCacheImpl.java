@@ -1196,7 +1196,18 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   /** Retries dropping the copies that failed verification (lock held). */
   private void dropPendingBadCopies() {
     badCopies.removeIf(
-        x -> !index.sameBlock((int) x[0], x[2]) || dropBadCopy((int) x[0], tiers[(int) x[1]]));
+        x -> {
+          int b = (int) x[0];
+          Tier t = tiers[(int) x[1]];
+          if (!index.sameBlock(b, x[2]) || !index.hasCopy(b, t.ordinal)) {
+            return true; // gone already
+          }
+          if (dropBadCopy(b, t)) {
+            t.evictions++; // a late drop: the tier gives up a copy it counted as an error before
+            return true;
+          }
+          return false;
+        });
   }
 
   private static Throwable unwrap(Throwable e) {
