@@ -2,11 +2,8 @@ package io.kvtier.replay;
 
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.awt.Font;
 import java.awt.FontMetrics;
 import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -19,7 +16,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
-import javax.imageio.ImageIO;
 
 /**
  * What a replay prints and writes: the table, {@code --json}, and {@code --out}'s CSV and PNG
@@ -456,122 +452,73 @@ public record ReplayReport(
       String title,
       String yLabel,
       java.util.function.ToDoubleFunction<ReferenceReplay.Result> y) {
-    System.setProperty("java.awt.headless", "true");
-    int w = 960;
-    int h = 600;
-    int left = 80;
-    int right = 190;
-    int top = 50;
-    int bottom = 70;
-    BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = img.createGraphics();
-    try {
-      g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-      g.setRenderingHint(
-          RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-      g.setColor(Color.WHITE);
-      g.fillRect(0, 0, w, h);
-      List<Double> fr = fractions();
-      double yMax = 0;
-      for (ReferenceReplay.Result r : results) {
-        double v = y.applyAsDouble(r);
-        if (!Double.isNaN(v)) {
-          yMax = Math.max(yMax, v);
-        }
+    List<Double> fr = fractions();
+    double yMax = 0;
+    for (ReferenceReplay.Result r : results) {
+      double v = y.applyAsDouble(r);
+      if (!Double.isNaN(v)) {
+        yMax = Math.max(yMax, v);
       }
-      yMax = yMax <= 0 ? 1 : Math.ceil(yMax * 10 - 1e-9) / 10;
-      int pw = w - left - right;
-      int ph = h - top - bottom;
-      boolean log = fr.size() > 1 && fr.get(fr.size() - 1) / fr.get(0) >= 8;
-      double x0 = log ? Math.log(fr.get(0)) : 0;
-      double x1 = log ? Math.log(fr.get(fr.size() - 1)) : fr.get(fr.size() - 1);
-      if (x1 <= x0) {
-        x1 = x0 + 1;
-      }
-      final double fx0 = x0;
-      final double fx1 = x1;
-      java.util.function.DoubleUnaryOperator px =
-          f -> left + ((log ? Math.log(f) : f) - fx0) / (fx1 - fx0) * pw;
-      final double fyMax = yMax;
-      java.util.function.DoubleUnaryOperator py = v -> top + ph - v / fyMax * ph;
-
-      g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-      g.setColor(Color.BLACK);
-      g.drawString(title, left, 30);
-      g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-      FontMetrics fm = g.getFontMetrics();
-      g.setColor(new Color(0xdddddd));
-      for (int i = 0; i <= 10; i++) {
-        double v = yMax * i / 10;
-        int yy = (int) py.applyAsDouble(v);
-        g.drawLine(left, yy, left + pw, yy);
-      }
-      g.setColor(Color.BLACK);
-      g.drawRect(left, top, pw, ph);
-      for (int i = 0; i <= 10; i += 2) {
-        double v = yMax * i / 10;
-        int yy = (int) py.applyAsDouble(v);
-        String s = String.format(Locale.ROOT, "%.2f", v);
-        g.drawString(s, left - 8 - fm.stringWidth(s), yy + 4);
-      }
+    }
+    yMax = yMax <= 0 ? 1 : Math.ceil(yMax * 10 - 1e-9) / 10;
+    ChartFrame chart = new ChartFrame(title, 190, 70, yMax);
+    Graphics2D g = chart.graphics();
+    FontMetrics fm = chart.metrics();
+    int left = chart.left;
+    int top = chart.top;
+    int pw = chart.plotWidth;
+    int ph = chart.plotHeight;
+    boolean log = fr.size() > 1 && fr.get(fr.size() - 1) / fr.get(0) >= 8;
+    double x0 = log ? Math.log(fr.get(0)) : 0;
+    double x1 = log ? Math.log(fr.get(fr.size() - 1)) : fr.get(fr.size() - 1);
+    if (x1 <= x0) {
+      x1 = x0 + 1;
+    }
+    final double fx0 = x0;
+    final double fx1 = x1;
+    java.util.function.DoubleUnaryOperator px =
+        f -> left + ((log ? Math.log(f) : f) - fx0) / (fx1 - fx0) * pw;
+    java.util.function.DoubleUnaryOperator py = chart::y;
+    chart.axes(
+        "capacity (fraction of the trace's distinct blocks" + (log ? ", log scale)" : ")"), yLabel);
+    g.setColor(Color.BLACK);
+    for (double f : fr) {
+      int xx = (int) px.applyAsDouble(f);
+      g.drawLine(xx, top + ph, xx, top + ph + 5);
+      String s = pct(f);
+      g.drawString(s, xx - fm.stringWidth(s) / 2, top + ph + 20);
+    }
+    List<String> ps = policies();
+    for (int k = 0; k < ps.size(); k++) {
+      String p = ps.get(k);
+      Color c = p.equals("belady") ? Color.BLACK : PALETTE[k % PALETTE.length];
+      g.setColor(c);
+      g.setStroke(
+          p.equals("belady")
+              ? new BasicStroke(
+                  2.5f, BasicStroke.CAP_ROUND, BasicStroke.JOIN_ROUND, 1f, new float[] {8, 6}, 0)
+              : new BasicStroke(2f));
+      int lastX = -1;
+      int lastY = -1;
       for (double f : fr) {
-        int xx = (int) px.applyAsDouble(f);
-        g.drawLine(xx, top + ph, xx, top + ph + 5);
-        String s = pct(f);
-        g.drawString(s, xx - fm.stringWidth(s) / 2, top + ph + 20);
-      }
-      String xl =
-          "capacity (fraction of the trace's distinct blocks" + (log ? ", log scale)" : ")");
-      g.drawString(xl, left + pw / 2 - fm.stringWidth(xl) / 2, h - 25);
-      Graphics2D gr = (Graphics2D) g.create();
-      gr.rotate(-Math.PI / 2);
-      gr.drawString(yLabel, -(top + ph / 2 + fm.stringWidth(yLabel) / 2), 22);
-      gr.dispose();
-
-      List<String> ps = policies();
-      for (int k = 0; k < ps.size(); k++) {
-        String p = ps.get(k);
-        Color c = p.equals("belady") ? Color.BLACK : PALETTE[k % PALETTE.length];
-        g.setColor(c);
-        g.setStroke(
-            p.equals("belady")
-                ? new BasicStroke(
-                    2.5f, BasicStroke.CAP_ROUND, BasicStroke.JOIN_ROUND, 1f, new float[] {8, 6}, 0)
-                : new BasicStroke(2f));
-        int lastX = -1;
-        int lastY = -1;
-        for (double f : fr) {
-          ReferenceReplay.Result r = result(p, f);
-          if (r == null || Double.isNaN(y.applyAsDouble(r))) {
-            continue;
-          }
-          int xx = (int) px.applyAsDouble(f);
-          int yy = (int) py.applyAsDouble(y.applyAsDouble(r));
-          if (lastX >= 0) {
-            g.drawLine(lastX, lastY, xx, yy);
-          }
-          g.fillOval(xx - 4, yy - 4, 8, 8);
-          lastX = xx;
-          lastY = yy;
+        ReferenceReplay.Result r = result(p, f);
+        if (r == null || Double.isNaN(y.applyAsDouble(r))) {
+          continue;
         }
-        int ly = top + 10 + k * 22;
-        g.fillRect(left + pw + 20, ly - 6, 24, 4);
-        g.setColor(Color.BLACK);
-        g.drawString(p, left + pw + 52, ly);
+        int xx = (int) px.applyAsDouble(f);
+        int yy = (int) py.applyAsDouble(y.applyAsDouble(r));
+        if (lastX >= 0) {
+          g.drawLine(lastX, lastY, xx, yy);
+        }
+        g.fillOval(xx - 4, yy - 4, 8, 8);
+        lastX = xx;
+        lastY = yy;
       }
-    } finally {
-      g.dispose();
+      int ly = top + 10 + k * 22;
+      g.fillRect(left + pw + 20, ly - 6, 24, 4);
+      g.setColor(Color.BLACK);
+      g.drawString(p, left + pw + 52, ly);
     }
-    try {
-      Path parent = file.toAbsolutePath().getParent();
-      if (parent != null) {
-        Files.createDirectories(parent);
-      }
-      if (!ImageIO.write(img, "png", file.toFile())) {
-        throw new IllegalStateException("no PNG writer in this JDK");
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-    }
+    chart.save(file);
   }
 }

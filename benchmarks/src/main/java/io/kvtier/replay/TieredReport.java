@@ -3,11 +3,8 @@ package io.kvtier.replay;
 import io.kvtier.LinkStats;
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.awt.Font;
 import java.awt.FontMetrics;
 import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -18,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import javax.imageio.ImageIO;
 
 /**
  * What a tiered replay prints and writes: the per-tier table, the per-link table, {@code --json},
@@ -598,136 +594,87 @@ public record TieredReport(
       boolean stacked,
       Map<String, Double> refs,
       String xLabel) {
-    System.setProperty("java.awt.headless", "true");
-    int w = 960;
-    int h = 600;
-    int left = 80;
-    int right = 260;
-    int top = 50;
-    int bottom = 80;
-    BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = img.createGraphics();
-    try {
-      g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-      g.setRenderingHint(
-          RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-      g.setColor(Color.WHITE);
-      g.fillRect(0, 0, w, h);
-      double yMax = 0;
-      for (double[] row : values) {
-        double sum = 0;
-        for (double v : row) {
-          sum = stacked ? sum + v : Math.max(sum, v);
-        }
-        yMax = Math.max(yMax, sum);
+    double yMax = 0;
+    for (double[] row : values) {
+      double sum = 0;
+      for (double v : row) {
+        sum = stacked ? sum + v : Math.max(sum, v);
       }
-      for (double v : refs.values()) {
-        yMax = Math.max(yMax, v);
-      }
-      yMax = niceCeiling(yMax);
-      int pw = w - left - right;
-      int ph = h - top - bottom;
-      final double fyMax = yMax;
-      java.util.function.DoubleUnaryOperator py = v -> top + ph - v / fyMax * ph;
-
-      g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-      g.setColor(Color.BLACK);
-      g.drawString(title, left, 30);
-      g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-      FontMetrics fm = g.getFontMetrics();
-      g.setColor(new Color(0xdddddd));
-      for (int i = 0; i <= 10; i++) {
-        int yy = (int) py.applyAsDouble(yMax * i / 10);
-        g.drawLine(left, yy, left + pw, yy);
-      }
-      g.setColor(Color.BLACK);
-      g.drawRect(left, top, pw, ph);
-      for (int i = 0; i <= 10; i += 2) {
-        double v = yMax * i / 10;
-        int yy = (int) py.applyAsDouble(v);
-        String s = yMax < 10 ? String.format(Locale.ROOT, "%.2f", v) : String.format("%.0f", v);
-        g.drawString(s, left - 8 - fm.stringWidth(s), yy + 4);
-      }
-      g.drawString(xLabel, left + pw / 2 - fm.stringWidth(xLabel) / 2, h - 25);
-      Graphics2D gr = (Graphics2D) g.create();
-      gr.rotate(-Math.PI / 2);
-      gr.drawString(yLabel, -(top + ph / 2 + fm.stringWidth(yLabel) / 2), 22);
-      gr.dispose();
-
-      int ng = Math.max(1, groups.size());
-      double slot = (double) pw / ng;
-      int barsPerGroup = stacked ? 1 : Math.max(1, series.size());
-      double barW = Math.min(60, slot * 0.7 / barsPerGroup);
-      for (int gi = 0; gi < groups.size(); gi++) {
-        double x0 = left + gi * slot + (slot - barW * barsPerGroup) / 2;
-        double base = 0;
-        for (int si = 0; si < series.size(); si++) {
-          double v = values[gi][si];
-          int xx = (int) (stacked ? x0 : x0 + si * barW);
-          int y1 = (int) py.applyAsDouble(stacked ? base + v : v);
-          int y0 = (int) py.applyAsDouble(stacked ? base : 0);
-          g.setColor(ReplayReport.PALETTE[si % ReplayReport.PALETTE.length]);
-          g.fillRect(xx, y1, (int) Math.max(1, barW - 2), Math.max(0, y0 - y1));
-          if (stacked) {
-            base += v;
-          }
-        }
-        g.setColor(Color.BLACK);
-        String label = groups.get(gi);
-        int cx = (int) (left + gi * slot + slot / 2);
-        g.drawString(label, cx - fm.stringWidth(label) / 2, top + ph + 20);
-        if (stacked) {
-          String total = String.format(Locale.ROOT, "%.3f", base);
-          g.drawString(total, cx - fm.stringWidth(total) / 2, (int) py.applyAsDouble(base) - 5);
-        }
-      }
-      int k = 0;
-      for (Map.Entry<String, Double> e : refs.entrySet()) {
-        int yy = (int) py.applyAsDouble(e.getValue());
-        g.setColor(k == 0 ? new Color(0x555555) : Color.BLACK);
-        g.setStroke(
-            new BasicStroke(
-                2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 1f, new float[] {8, 6}, 0));
-        g.drawLine(left, yy, left + pw, yy);
-        g.setStroke(new BasicStroke(1f));
-        k++;
-      }
-      int ly = top + 10;
+      yMax = Math.max(yMax, sum);
+    }
+    for (double v : refs.values()) {
+      yMax = Math.max(yMax, v);
+    }
+    ChartFrame chart = new ChartFrame(title, 260, 80, niceCeiling(yMax));
+    Graphics2D g = chart.graphics();
+    FontMetrics fm = chart.metrics();
+    int left = chart.left;
+    int top = chart.top;
+    int pw = chart.plotWidth;
+    int ph = chart.plotHeight;
+    java.util.function.DoubleUnaryOperator py = chart::y;
+    chart.axes(xLabel, yLabel);
+    int ng = Math.max(1, groups.size());
+    double slot = (double) pw / ng;
+    int barsPerGroup = stacked ? 1 : Math.max(1, series.size());
+    double barW = Math.min(60, slot * 0.7 / barsPerGroup);
+    for (int gi = 0; gi < groups.size(); gi++) {
+      double x0 = left + gi * slot + (slot - barW * barsPerGroup) / 2;
+      double base = 0;
       for (int si = 0; si < series.size(); si++) {
+        double v = values[gi][si];
+        int xx = (int) (stacked ? x0 : x0 + si * barW);
+        int y1 = (int) py.applyAsDouble(stacked ? base + v : v);
+        int y0 = (int) py.applyAsDouble(stacked ? base : 0);
         g.setColor(ReplayReport.PALETTE[si % ReplayReport.PALETTE.length]);
-        g.fillRect(left + pw + 20, ly - 9, 24, 10);
-        g.setColor(Color.BLACK);
-        g.drawString(series.get(si), left + pw + 52, ly);
-        ly += 22;
+        g.fillRect(xx, y1, (int) Math.max(1, barW - 2), Math.max(0, y0 - y1));
+        if (stacked) {
+          base += v;
+        }
       }
-      k = 0;
-      for (Map.Entry<String, Double> e : refs.entrySet()) {
-        g.setColor(k == 0 ? new Color(0x555555) : Color.BLACK);
-        g.setStroke(
-            new BasicStroke(
-                2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 1f, new float[] {8, 6}, 0));
-        g.drawLine(left + pw + 20, ly - 4, left + pw + 44, ly - 4);
-        g.setStroke(new BasicStroke(1f));
-        g.setColor(Color.BLACK);
-        g.drawString(
-            String.format(Locale.ROOT, "%s (%.3f)", e.getKey(), e.getValue()), left + pw + 52, ly);
-        ly += 22;
-        k++;
+      g.setColor(Color.BLACK);
+      String label = groups.get(gi);
+      int cx = (int) (left + gi * slot + slot / 2);
+      g.drawString(label, cx - fm.stringWidth(label) / 2, top + ph + 20);
+      if (stacked) {
+        String total = String.format(Locale.ROOT, "%.3f", base);
+        g.drawString(total, cx - fm.stringWidth(total) / 2, (int) py.applyAsDouble(base) - 5);
       }
-    } finally {
-      g.dispose();
     }
-    try {
-      Path parent = file.toAbsolutePath().getParent();
-      if (parent != null) {
-        Files.createDirectories(parent);
-      }
-      if (!ImageIO.write(img, "png", file.toFile())) {
-        throw new IllegalStateException("no PNG writer in this JDK");
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+    int k = 0;
+    for (Map.Entry<String, Double> e : refs.entrySet()) {
+      int yy = (int) py.applyAsDouble(e.getValue());
+      g.setColor(k == 0 ? new Color(0x555555) : Color.BLACK);
+      g.setStroke(
+          new BasicStroke(
+              2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 1f, new float[] {8, 6}, 0));
+      g.drawLine(left, yy, left + pw, yy);
+      g.setStroke(new BasicStroke(1f));
+      k++;
     }
+    int ly = top + 10;
+    for (int si = 0; si < series.size(); si++) {
+      g.setColor(ReplayReport.PALETTE[si % ReplayReport.PALETTE.length]);
+      g.fillRect(left + pw + 20, ly - 9, 24, 10);
+      g.setColor(Color.BLACK);
+      g.drawString(series.get(si), left + pw + 52, ly);
+      ly += 22;
+    }
+    k = 0;
+    for (Map.Entry<String, Double> e : refs.entrySet()) {
+      g.setColor(k == 0 ? new Color(0x555555) : Color.BLACK);
+      g.setStroke(
+          new BasicStroke(
+              2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 1f, new float[] {8, 6}, 0));
+      g.drawLine(left + pw + 20, ly - 4, left + pw + 44, ly - 4);
+      g.setStroke(new BasicStroke(1f));
+      g.setColor(Color.BLACK);
+      g.drawString(
+          String.format(Locale.ROOT, "%s (%.3f)", e.getKey(), e.getValue()), left + pw + 52, ly);
+      ly += 22;
+      k++;
+    }
+    chart.save(file);
   }
 
   /** 1, 2 or 5 times a power of ten, at least {@code v}; 1 for nothing. */
