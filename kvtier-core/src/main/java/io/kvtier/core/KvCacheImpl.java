@@ -601,6 +601,47 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     pinExpiry.remove(s);
   }
 
+  /**
+   * Makes one pause pin give way, for an allocation in the top tier that found nothing else to
+   * evict: a pause pin is the retention policy's bet that the session comes back before its TTL, so
+   * it must never make a running request fail for pages (a pin the engine asked for with {@link
+   * io.kvtier.Session#pin} is a promise and never gives way). The pin that gives way is the one
+   * that expires last, which under a TTL proportional to the estimate is the session expected back
+   * last (Belady's rule on estimates). Its path becomes evictable at once and is then taken leaf
+   * first in the eviction policy's order, so only as many of its blocks go as the allocation needs;
+   * the session stays paused and learns nothing of it. O(paused sessions), only when the tier is
+   * otherwise full of pinned blocks.
+   *
+   * @return whether a pin gave way
+   */
+  private boolean yieldPausePin() {
+    SessionImpl last = null;
+    for (SessionImpl s : pinExpiry) {
+      if (s.pinnedByPause() && (last == null || s.pinUntil > last.pinUntil)) {
+        last = s;
+      }
+    }
+    if (last == null) {
+      return false;
+    }
+    pinExpiry.remove(last);
+    last.expirePin();
+    pauseYields++;
+    return true;
+  }
+
+  /** Pause pins that gave way to allocations (for tests and stats). */
+  private long pauseYields;
+
+  long pauseYields() {
+    lock.lock();
+    try {
+      return pauseYields;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Session promotions scheduled and not yet started (for tests). */
   int scheduledPromotions() {
     lock.lock();
@@ -679,7 +720,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
       long h = t.pages.allocate(hint);
       while (h == PageHandle.NONE) {
-        if (!evictOne(t) && !(t == top && hints.yieldPin())) {
+        if (!evictOne(t) && !(t == top && (yieldPausePin() || hints.yieldPin()))) {
           return PageHandle.NONE;
         }
         h = t.pages.allocate(hint);

@@ -93,7 +93,15 @@ final class SessionImpl implements Session {
     }
   }
 
-  /** Called by the cache when the TTL passed. */
+  /** Whether the pin is a pause's (policy), which may give way, rather than the engine's own. */
+  boolean pinnedByPause() {
+    return pinnedByPause && pinned != PrefixIndex.NONE;
+  }
+
+  /**
+   * Called by the cache when the TTL passed, or when a pause's pin gives way to an allocation that
+   * found nothing else to evict (the cache has already taken the session off its expiry queue).
+   */
   void expirePin() {
     if (pinned != PrefixIndex.NONE) {
       cache.index.unpin(pinned);

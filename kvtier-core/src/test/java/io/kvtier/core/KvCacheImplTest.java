@@ -208,14 +208,59 @@ class KvCacheImplTest {
     s.pause(PauseKind.TOOL, Duration.ofSeconds(9)); // pinned for 18 s
     assertThat(s.pinnedBlocks()).isEqualTo(4);
     ticker.advance(Duration.ofSeconds(5));
-    assertThatThrownBy(() -> run(cache, Request.of(NS, seq(7000, 20))))
-        .isInstanceOf(OutOfPagesException.class);
     run(cache, Request.of(NS, seq(7000, 16)));
+    run(cache, Request.of(NS, seq(8000, 16))); // evicts the other request, never the pinned path
     assertThat(cache.probeTokens(NS, conv, 0)).isEqualTo(16);
+    assertThat(s.pinnedBlocks()).isEqualTo(4);
     ticker.advance(Duration.ofSeconds(14));
     assertThat(s.pinnedBlocks()).isZero();
     run(cache, Request.of(NS, seq(9000, 32)));
     assertThat(cache.probeTokens(NS, conv, 0)).isZero();
+  }
+
+  @Test
+  void pausePin_givesWayToARequestThatWouldOtherwiseFail_leafFirst_andOnlyAsFarAsNeeded() {
+    cache(8);
+    int[] conv = seq(0, 16);
+    run(cache, Request.of(NS, conv).session("agent"));
+    Session s = cache.session("agent");
+    s.pause(PauseKind.TOOL, Duration.ofSeconds(9));
+    ticker.advance(Duration.ofSeconds(1));
+    // 5 blocks with 4 free pages: without the pause pin giving way this request fails for pages
+    run(cache, Request.of(NS, seq(7000, 20)));
+    assertThat(s.pinnedBlocks()).isZero();
+    assertThat(cache.probeTokens(NS, conv, 0)).isEqualTo(12); // only the leaf went
+    assertThat(((KvCacheImpl) cache).pauseYields()).isEqualTo(1);
+  }
+
+  @Test
+  void pausePins_theOneExpectedBackLast_givesWayFirst() {
+    cache(12);
+    int[] soon = seq(0, 16);
+    int[] late = seq(1000, 16);
+    run(cache, Request.of(NS, soon).session("soon"));
+    run(cache, Request.of(NS, late).session("late"));
+    cache.session("late").pause(PauseKind.TOOL, Duration.ofSeconds(60));
+    cache.session("soon").pause(PauseKind.TOOL, Duration.ofSeconds(5));
+    ticker.advance(Duration.ofSeconds(1));
+    run(cache, Request.of(NS, seq(7000, 24))); // 6 blocks, 4 free
+    assertThat(cache.probeTokens(NS, soon, 0)).isEqualTo(16);
+    assertThat(cache.probeTokens(NS, late, 0)).isEqualTo(8);
+    assertThat(cache.session("soon").pinnedBlocks()).isEqualTo(4);
+  }
+
+  @Test
+  void anEnginePin_neverGivesWay() {
+    cache(8);
+    int[] conv = seq(0, 16);
+    run(cache, Request.of(NS, conv).session("agent"));
+    Session s = cache.session("agent");
+    s.pin(Duration.ofSeconds(30));
+    ticker.advance(Duration.ofSeconds(1));
+    assertThatThrownBy(() -> run(cache, Request.of(NS, seq(7000, 20))))
+        .isInstanceOf(OutOfPagesException.class);
+    assertThat(cache.probeTokens(NS, conv, 0)).isEqualTo(16);
+    assertThat(s.pinnedBlocks()).isEqualTo(4);
   }
 
   @Test
