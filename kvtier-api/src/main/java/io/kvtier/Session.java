@@ -37,9 +37,9 @@ public interface Session {
 
   /**
    * The session stops for a while; the retention policy decides whether to pin it and for how long.
-   * A pause's pin is soft: when the top tier has nothing else to evict, the pause pin expiring last
-   * gives way rather than a request failing for pages (a pin asked for with {@link #pin(Duration)}
-   * never does).
+   * A pause's pin is soft: when the top tier has nothing else to evict, the pause pin nearest its
+   * expiry gives way rather than a request failing for pages (a pin asked for with {@link
+   * #pin(Duration)} never does).
    *
    * @param kind why it stops
    * @param expected the engine's estimate of the pause

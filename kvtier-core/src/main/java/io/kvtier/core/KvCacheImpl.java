@@ -606,26 +606,28 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
    * evict: a pause pin is the retention policy's bet that the session comes back before its TTL, so
    * it must never make a running request fail for pages (a pin the engine asked for with {@link
    * io.kvtier.Session#pin} is a promise and never gives way). The pin that gives way is the one
-   * that expires last, which under a TTL proportional to the estimate is the session expected back
-   * last (Belady's rule on estimates). Its path becomes evictable at once and is then taken leaf
-   * first in the eviction policy's order, so only as many of its blocks go as the allocation needs;
-   * the session stays paused and learns nothing of it. O(paused sessions), only when the tier is
-   * otherwise full of pinned blocks.
+   * nearest its expiry: it would go soonest anyway, and a pause that has run longest against its
+   * estimate is the likeliest to be a session that is not coming back (on the generated agentic
+   * trace at 1% this choice kept more hits than hard pins, 0.5470 against 0.5457, while giving way
+   * to the pin expected back last lost 0.01). Its path becomes evictable at once and is then taken
+   * leaf first in the eviction policy's order, so only as many of its blocks go as the allocation
+   * needs; the session stays paused. O(paused sessions), only when the tier is otherwise full of
+   * pinned blocks.
    *
    * @return whether a pin gave way
    */
   private boolean yieldPausePin() {
-    SessionImpl last = null;
+    SessionImpl first = null;
     for (SessionImpl s : pinExpiry) {
-      if (s.pinnedByPause() && (last == null || s.pinUntil > last.pinUntil)) {
-        last = s;
+      if (s.pinnedByPause() && (first == null || s.pinUntil < first.pinUntil)) {
+        first = s;
       }
     }
-    if (last == null) {
+    if (first == null) {
       return false;
     }
-    pinExpiry.remove(last);
-    last.expirePin();
+    pinExpiry.remove(first);
+    first.expirePin();
     pauseYields++;
     return true;
   }

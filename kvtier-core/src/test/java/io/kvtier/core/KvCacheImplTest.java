@@ -234,19 +234,21 @@ class KvCacheImplTest {
   }
 
   @Test
-  void pausePins_theOneExpectedBackLast_givesWayFirst() {
+  void pausePins_theOneNearestItsExpiry_givesWayFirst() {
     cache(12);
     int[] soon = seq(0, 16);
     int[] late = seq(1000, 16);
-    run(cache, Request.of(NS, soon).session("soon"));
     run(cache, Request.of(NS, late).session("late"));
-    cache.session("late").pause(PauseKind.TOOL, Duration.ofSeconds(60));
-    cache.session("soon").pause(PauseKind.TOOL, Duration.ofSeconds(5));
+    run(cache, Request.of(NS, soon).session("soon"));
+    cache.session("late").pause(PauseKind.TOOL, Duration.ofSeconds(60)); // pinned 120 s
+    ticker.advance(Duration.ofSeconds(1));
+    cache.session("soon").pause(PauseKind.TOOL, Duration.ofSeconds(5)); // pinned 10 s
     ticker.advance(Duration.ofSeconds(1));
     run(cache, Request.of(NS, seq(7000, 24))); // 6 blocks, 4 free
-    assertThat(cache.probeTokens(NS, soon, 0)).isEqualTo(16);
-    assertThat(cache.probeTokens(NS, late, 0)).isEqualTo(8);
-    assertThat(cache.session("soon").pinnedBlocks()).isEqualTo(4);
+    assertThat(cache.probeTokens(NS, late, 0)).isEqualTo(16);
+    assertThat(cache.probeTokens(NS, soon, 0)).isEqualTo(8);
+    assertThat(cache.session("late").pinnedBlocks()).isEqualTo(4);
+    assertThat(cache.session("soon").pinnedBlocks()).isZero();
   }
 
   @Test
