@@ -53,7 +53,12 @@ import java.util.concurrent.CompletableFuture;
  * into the top tier through the cache's onboarding path ({@link KvCacheImpl#onboard}), with the
  * prefetch's page reference dropped as soon as the copy landed: the index keeps the page. While it
  * allocates, the deepest block of the prefix already in the top tier is pinned, so the allocations
- * do not demote the part of the prefix that is already up.
+ * do not demote the part of the prefix that is already up. A session's promotion before its
+ * predicted resume ({@link #promotePath}) yields to requests: root first, within a cap (unused
+ * prefetched pages plus copies in flight at most a quarter of the top tier), and its allocations
+ * evict only dead blocks and blocks last used before the paused session; where that finds no page
+ * the rest stays below. Per top-tier slot a flag marks a prefetched page no request has matched: a
+ * match clears it (used), a free while set counts it wasted.
  *
  * <h2>Quotas: charged pages</h2>
  *
