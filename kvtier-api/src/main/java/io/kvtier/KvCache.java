@@ -2,6 +2,7 @@ package io.kvtier;
 
 import io.kvtier.event.EventBatch;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A paged, prefix-indexed KV cache over one or more memory tiers.
@@ -122,6 +123,28 @@ public interface KvCache extends AutoCloseable {
    * @return the batch
    */
   EventBatch events(long fromSeq, int max);
+
+  /**
+   * What the prefetch policy's copies did so far: pages copied up, used, wasted (evicted unused)
+   * and skipped.
+   *
+   * @return a snapshot; {@link PrefetchStats#NONE} for a cache that never prefetches
+   */
+  default PrefetchStats prefetchStats() {
+    return PrefetchStats.NONE;
+  }
+
+  /**
+   * Starts what is due on the cache's ticker (scheduled promotions among it), then completes when
+   * every prefetch copy started so far has landed in the top tier or failed. For replays and tests
+   * whose virtual clock jumps past the time the copies would have taken: waiting here makes the
+   * next request see them landed on every run. An engine never needs it.
+   *
+   * @return a future that never completes exceptionally
+   */
+  default CompletableFuture<Void> prefetchesLanded() {
+    return CompletableFuture.completedFuture(null);
+  }
 
   /**
    * Counters and occupancy.

@@ -8,6 +8,7 @@ import io.kvtier.Lease;
 import io.kvtier.LinkStats;
 import io.kvtier.Namespace;
 import io.kvtier.PageHandle;
+import io.kvtier.PrefetchStats;
 import io.kvtier.Request;
 import io.kvtier.Session;
 import io.kvtier.TierStats;
@@ -261,6 +262,10 @@ public final class TieredReplay {
    * @param tiers each tier's statistics at the end
    * @param links pages, bytes and time per link at the end
    * @param wallMillis wall-clock time of the replay
+   * @param prefetch what the prefetch policy's copies did (all zero without one)
+   * @param onboardPages lower-tier blocks that served requests' onboardings waited for: the
+   *     deterministic measure of the onboarding exposed to requests ({@code onboardNanos} is its
+   *     wall time and varies with the machine's load)
    */
   public record Result(
       String policy,
@@ -280,10 +285,13 @@ public final class TieredReplay {
       long evictedBlocks,
       List<TierStats> tiers,
       List<LinkStats> links,
-      long wallMillis) {
+      long wallMillis,
+      PrefetchStats prefetch,
+      long onboardPages) {
 
     /** Copies the lists. */
     public Result {
+      Objects.requireNonNull(prefetch, "prefetch");
       tierNames = List.copyOf(tierNames);
       tierKinds = List.copyOf(tierKinds);
       hitTokensPerTier = List.copyOf(hitTokensPerTier);
@@ -540,8 +548,10 @@ public final class TieredReplay {
     long onboardNanos = 0;
     long onboardMax = 0;
     long onboardFailures = 0;
+    long onboardPages = 0;
     long overflow = 0;
     CacheStats stats;
+    PrefetchStats prefetched;
     try (Arena arena = Arena.ofConfined();
         KvCache cache = b.build()) {
       PageStore store = top.store;
@@ -575,7 +585,9 @@ public final class TieredReplay {
             onboardNanos += w;
             onboardMax = Math.max(onboardMax, w);
           }
-          if (!served) {
+          if (served) {
+            onboardPages += matched - per[0];
+          } else {
             // Only the top tier's hits (a prefix of the match) are usable; nothing is cached.
             matched = per[0];
             Arrays.fill(per, 1, per.length, 0);
@@ -621,6 +633,7 @@ public final class TieredReplay {
         }
       }
       stats = cache.stats();
+      prefetched = cache.prefetchStats();
     }
     progress.at(n, n);
     List<Long> tokensPerTier = new ArrayList<>();
@@ -651,7 +664,9 @@ public final class TieredReplay {
         stats.evictedBlocks(),
         stats.tiers(),
         links,
-        (System.nanoTime() - t0) / 1_000_000);
+        (System.nanoTime() - t0) / 1_000_000,
+        prefetched,
+        onboardPages);
   }
 
   /** Checks that each matched page starts with its block's id, as written when it was filled. */

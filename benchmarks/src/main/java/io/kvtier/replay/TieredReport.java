@@ -1,6 +1,7 @@
 package io.kvtier.replay;
 
 import io.kvtier.LinkStats;
+import io.kvtier.PrefetchStats;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.FontMetrics;
@@ -272,6 +273,27 @@ public record TieredReport(
               + " small or pinned)%n",
           overflow);
     }
+    for (TieredReplay.Result r : results) {
+      out.printf(
+          Locale.ROOT,
+          "onboarding %s: requests waited for %,d lower-tier pages; %,d onboardings failed%n",
+          r.policy(),
+          r.onboardPages(),
+          r.onboardFailures());
+      PrefetchStats p = r.prefetch();
+      if (p.pages() + p.skipped() > 0) {
+        out.printf(
+            Locale.ROOT,
+            "prefetch %s: %,d pages copied up, %,d used, %,d evicted unused (%s wasted), %,d"
+                + " skipped (cap or no cold room)%n",
+            r.policy(),
+            p.pages(),
+            p.used(),
+            p.wasted(),
+            TieredReplay.human(p.wastedBytes()),
+            p.skipped());
+      }
+    }
     out.printf(
         Locale.ROOT,
         "%d tiered replays in %.1f s wall time (one at a time)%n",
@@ -446,6 +468,12 @@ public record TieredReport(
     m.put("onboard_wait_ms", r.onboardNanos() / 1e6);
     m.put("onboard_max_wait_ms", r.onboardMaxNanos() / 1e6);
     m.put("onboard_failures", r.onboardFailures());
+    m.put("onboard_pages", r.onboardPages());
+    m.put("prefetch_pages", r.prefetch().pages());
+    m.put("prefetch_used_pages", r.prefetch().used());
+    m.put("prefetch_wasted_pages", r.prefetch().wasted());
+    m.put("prefetch_wasted_bytes", r.prefetch().wastedBytes());
+    m.put("prefetch_skipped_pages", r.prefetch().skipped());
     for (int t = 1; t < names.size(); t++) {
       m.put("bring_up_s_" + names.get(t), r.bringUpSeconds(t, cost));
     }

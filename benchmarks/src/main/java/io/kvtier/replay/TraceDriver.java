@@ -62,12 +62,16 @@ final class TraceDriver {
 
   /**
    * Moves the clock to request {@code i} (never to a millisecond an earlier request had: the index
-   * keeps last access in milliseconds and recency must follow arrival order) and runs its session's
-   * hints. Returns its session, or null when the trace has none.
+   * keeps last access in milliseconds and recency must follow arrival order), waits for the
+   * prefetches that fell due by then to land, and runs its session's hints. Returns its session, or
+   * null when the trace has none.
    */
   Session begin(int i) {
     clockMs = Math.max(trace.timeMs(i), clockMs + 1);
     clock.advanceTo(clockMs * 1_000_000L);
+    // Prefetches that fell due since the last request ran in the virtual time between: let their
+    // copies land before this request, so that every run sees the same cache.
+    cache.prefetchesLanded().join();
     int si = trace.session(i);
     first = false;
     if (si < 0) {

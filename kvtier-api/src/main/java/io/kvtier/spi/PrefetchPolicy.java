@@ -69,11 +69,20 @@ public interface PrefetchPolicy {
    * <p>On a pause with an estimate ({@code expected} non-null and not negative) it schedules {@link
    * PrefetchContext#promoteSession(String)} at pause time + {@code expected} &minus; {@code lead}
    * ({@link PrefetchContext#promoteSessionAfter(String, Duration)}); when that is not after the
-   * pause, it promotes at once. A pause without an estimate schedules nothing. On resume it
-   * promotes at once (what already came up is left alone); the cache cancels the scheduled
-   * promotion when the session resumes, pauses again or ends. Combine with a {@link
-   * RetentionPolicy} that does not pin the paused session for the whole pause, or nothing is
-   * demoted.
+   * pause, it promotes at once. A pause without an estimate schedules nothing. The cache cancels
+   * the scheduled promotion when the session resumes, pauses again or ends; a resume promotes
+   * nothing, because the request that follows it onboards what it matched itself, ahead of
+   * prefetches in the transfer queues (combine with {@link #onResume()} for an engine that resumes
+   * sessions well before their requests). Combine with a {@link RetentionPolicy} that does not pin
+   * the paused session for the whole pause, or nothing is demoted.
+   *
+   * <p>The promotion yields to the requests around it: it copies the path root first (a request
+   * needs its prefix from the root, and the top tier evicts leaf first, so a partial copy is the
+   * part that stays), it holds at most a quarter of the top tier in unused prefetched pages and
+   * copies in flight, and it takes only free pages, dead blocks and blocks last used before the
+   * paused session's own last request. Where that finds no room, the rest of the path stays below
+   * for the request to onboard. See {@link io.kvtier.KvCache#prefetchStats()} for how many
+   * prefetched pages were used and how many were evicted unused.
    *
    * @param lead how long before the predicted resume to start the copy; zero or more
    * @return the policy
@@ -96,11 +105,6 @@ public interface PrefetchPolicy {
         } else {
           context.promoteSessionAfter(sessionId, delay);
         }
-      }
-
-      @Override
-      public void onResume(String sessionId, PrefetchContext context) {
-        context.promoteSession(sessionId);
       }
     };
   }

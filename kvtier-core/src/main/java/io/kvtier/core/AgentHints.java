@@ -2,6 +2,7 @@ package io.kvtier.core;
 
 import io.kvtier.NextStep;
 import io.kvtier.PageHandle;
+import io.kvtier.PrefetchStats;
 import io.kvtier.QuotaExceededException;
 import io.kvtier.Request;
 import io.kvtier.spi.Evictor;
@@ -18,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Agent hints and quotas (issue 6): the warm prefixes of sub-agent types, the workflow step graph,
@@ -51,7 +53,12 @@ import java.util.Set;
  * into the top tier through the cache's onboarding path ({@link KvCacheImpl#onboard}), with the
  * prefetch's page reference dropped as soon as the copy landed: the index keeps the page. While it
  * allocates, the deepest block of the prefix already in the top tier is pinned, so the allocations
- * do not demote the part of the prefix that is already up.
+ * do not demote the part of the prefix that is already up. A session's promotion before its
+ * predicted resume ({@link #promotePath}) yields to requests: root first, within a cap (unused
+ * prefetched pages plus copies in flight at most a quarter of the top tier), and its allocations
+ * evict only dead blocks and blocks last used before the paused session; where that finds no page
+ * the rest stays below. Per top-tier slot a flag marks a prefetched page no request has matched: a
+ * match clears it (used), a free while set counts it wasted.
  *
  * <h2>Quotas: charged pages</h2>
  *
@@ -138,6 +145,33 @@ final class AgentHints implements PrefetchContext {
   private int warmPinned;
   private long nextExpiry = Long.MAX_VALUE;
 
+  // ---------------------------------------------------------------- prefetch state
+
+  /**
+   * Unused prefetched pages and yielding prefetch copies in flight together hold at most one {@code
+   * PREFETCH_SHARE}-th of the top tier.
+   */
+  static final int PREFETCH_SHARE = 4;
+
+  private final int prefetchCap;
+
+  /** Per top-tier slot: holds a prefetched block that no request has matched yet. */
+  private final boolean[] prefetched;
+
+  private int prefetchUnused;
+  private int prefetchInFlight;
+  private long prefetchPages;
+  private long prefetchUsed;
+  private long prefetchWasted;
+  private long prefetchSkipped;
+  private final List<CompletableFuture<Void>> prefetchCopies = new ArrayList<>();
+
+  /** While a yielding prefetch allocates: it evicts only blocks last used before this. */
+  private long prefetchColdBefore = Long.MIN_VALUE;
+
+  /** Blocks the current yielding prefetch's onboarding found no page for. */
+  private int truncated;
+
   // ---------------------------------------------------------------- quotas
 
   /** A tenant or session with a quota, and what is charged to it. */
@@ -181,6 +215,9 @@ final class AgentHints implements PrefetchContext {
             ? (int) (topPages / 4)
             : config.warmBlocks();
     this.warmTtl = config.warmTtl();
+    this.prefetchCap = (int) (topPages / PREFETCH_SHARE);
+    this.prefetched = new boolean[(int) topPages];
+    cache.top.pages.onFree(this::freed);
     for (Map.Entry<Long, Integer> e : config.tenantQuotas().entrySet()) {
       tenants.put(e.getKey(), newHolder("tenant salt " + e.getKey(), e.getValue()));
     }
@@ -510,13 +547,15 @@ final class AgentHints implements PrefetchContext {
     }
     int[] chain = stepChain(step, root);
     Holder tenant = tenants.get(step.salt());
-    promoteChain(chain, tenant == null ? null : new Payer(tenant, null, step.salt(), true));
+    promoteChain(
+        chain, tenant == null ? null : new Payer(tenant, null, step.salt(), true), Long.MAX_VALUE);
   }
 
   /**
    * Copies the path from the root to {@code tail} (a session's tail block) from lower tiers into
-   * the top tier, charged to the session where it has a quota; best effort, as {@link
-   * #promote(NextStep)}.
+   * the top tier, charged to the session where it has a quota; best effort, and yielding: root
+   * first, within the cap on unused prefetched pages, and only into pages that are free, dead or
+   * held by blocks last used before the session's own tail was.
    */
   void promotePath(String sessionId, int tail) {
     if (cache.isClosed()) {
@@ -530,14 +569,19 @@ final class AgentHints implements PrefetchContext {
       b = index.parent(b);
     }
     Holder session = sessions.get(sessionId);
-    promoteChain(chain, session == null ? null : new Payer(null, session, 0L, true));
+    promoteChain(
+        chain, session == null ? null : new Payer(null, session, 0L, true), index.lastAccess(tail));
   }
 
   /**
    * Onboards the blocks of {@code chain} (root first) that only lower tiers hold, up to the first
-   * block that no usable tier holds; failures only mean less was copied.
+   * block that no usable tier holds; failures only mean less was copied. With {@code coldBefore}
+   * other than {@link Long#MAX_VALUE} the copy yields: at most the cap's remaining pages, root
+   * first, and its allocations evict only dead blocks and blocks last used before {@code
+   * coldBefore} that are not unused prefetched pages themselves; where that finds no page, the rest
+   * of the chain stays below.
    */
-  private void promoteChain(int[] chain, Payer payer) {
+  private void promoteChain(int[] chain, Payer payer, long coldBefore) {
     int n = chain.length;
     int usable = 0;
     for (Tier t : cache.tiers) {
@@ -562,19 +606,133 @@ final class AgentHints implements PrefetchContext {
     if (count == 0 || !cache.top.usable()) {
       return;
     }
+    boolean yields = coldBefore != Long.MAX_VALUE;
+    if (yields) {
+      int room = Math.max(0, prefetchCap - prefetchUnused - prefetchInFlight);
+      if (room < count) {
+        prefetchSkipped += count - room;
+        count = room;
+      }
+      if (count == 0) {
+        return;
+      }
+    }
     if (deepestUp != NONE) {
       index.pin(deepestUp);
     }
+    prefetchColdBefore = yields ? coldBefore : Long.MIN_VALUE;
+    truncated = 0;
     try {
       int[] positions = new int[count];
       Arrays.setAll(positions, i -> i);
+      int[] blocks = missing;
       // Failures (no room, a quota, a tier fault) only mean less was prefetched.
-      cache.onboard(missing, positions, count, (pos, h) -> cache.pages.release(h), payer);
+      CompletableFuture<Void> copies =
+          cache.onboard(blocks, positions, count, (pos, h) -> landed(blocks[pos], h), payer);
+      int started = count - truncated;
+      prefetchInFlight += started;
+      prefetchCopies.add(copies);
+      copies.whenComplete(
+          (v, e) -> {
+            cache.lock.lock();
+            try {
+              prefetchInFlight -= started;
+            } finally {
+              cache.lock.unlock();
+            }
+          });
     } finally {
+      prefetchColdBefore = Long.MIN_VALUE;
       if (deepestUp != NONE) {
         index.unpin(deepestUp);
       }
     }
+  }
+
+  /**
+   * A prefetched block's copy landed (lock held): its page is unused until a request matches it.
+   */
+  private void landed(int b, long h) {
+    int slot = (int) PageHandle.index(h);
+    if (!cache.isClosed()
+        && index.live(b)
+        && index.hasCopy(b, 0)
+        && index.slot(b, 0) == slot
+        && !prefetched[slot]) {
+      prefetched[slot] = true;
+      prefetchUnused++;
+      prefetchPages++;
+    }
+    cache.pages.release(h);
+  }
+
+  /**
+   * Whether the allocation under way is a yielding prefetch's: then {@link KvCacheImpl#allocateIn}
+   * asks {@link #mayEvictForPrefetch(int)} before each eviction in the top tier.
+   */
+  boolean prefetchYields() {
+    return prefetchColdBefore != Long.MIN_VALUE;
+  }
+
+  /**
+   * Whether a yielding prefetch may evict {@code victim} from the top tier: a dead block, or one
+   * last used before the prefetched path and not itself an unused prefetched page.
+   */
+  boolean mayEvictForPrefetch(int victim) {
+    if (index.dead(victim)) {
+      return true;
+    }
+    return !prefetched[index.slot(victim, 0)] && index.lastAccess(victim) < prefetchColdBefore;
+  }
+
+  /** The yielding prefetch's onboarding found no page for its last {@code blocks} blocks. */
+  void prefetchTruncated(int blocks) {
+    prefetchSkipped += blocks;
+    truncated = blocks;
+  }
+
+  /** A request matched {@code b} (lock held): a prefetched top-tier page of it is now used. */
+  void matched(int b) {
+    if (prefetchUnused == 0 || !index.hasCopy(b, 0)) {
+      return;
+    }
+    int slot = index.slot(b, 0);
+    if (prefetched[slot]) {
+      prefetched[slot] = false;
+      prefetchUnused--;
+      prefetchUsed++;
+    }
+  }
+
+  /** {@link io.kvtier.KvCache#prefetchStats()}, lock held. */
+  PrefetchStats prefetchStats() {
+    return new PrefetchStats(
+        prefetchPages,
+        prefetchUsed,
+        prefetchWasted,
+        prefetchWasted * cache.layout.pageBytes(),
+        prefetchSkipped,
+        prefetchUnused);
+  }
+
+  /** {@link io.kvtier.KvCache#prefetchesLanded()}, lock held. */
+  CompletableFuture<Void> prefetchesLanded() {
+    prefetchCopies.removeIf(CompletableFuture::isDone);
+    if (prefetchCopies.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return CompletableFuture.allOf(prefetchCopies.toArray(CompletableFuture[]::new))
+        .handle((v, e) -> null);
+  }
+
+  /** Top-tier pages of prefetched blocks no request has matched yet (for tests). */
+  int unusedPrefetchedPages() {
+    return prefetchUnused;
+  }
+
+  /** Whether the block's top-tier copy is an unused prefetched page (for tests). */
+  boolean unusedPrefetched(int b) {
+    return index.hasCopy(b, 0) && prefetched[index.slot(b, 0)];
   }
 
   // ---------------------------------------------------------------- quotas
@@ -584,7 +742,6 @@ final class AgentHints implements PrefetchContext {
       int cap = (int) cache.top.store.capacityPages();
       tenantOf = new int[cap];
       sessionOf = new int[cap];
-      cache.top.pages.onFree(this::freed);
     }
     int id;
     if (freeIds.isEmpty()) {
@@ -737,8 +894,15 @@ final class AgentHints implements PrefetchContext {
 
   /** A top-tier page was freed: its charges end. */
   void freed(int slot) {
-    uncharge(tenantOf, slot);
-    uncharge(sessionOf, slot);
+    if (prefetched[slot]) {
+      prefetched[slot] = false;
+      prefetchUnused--;
+      prefetchWasted++;
+    }
+    if (tenantOf != null) {
+      uncharge(tenantOf, slot);
+      uncharge(sessionOf, slot);
+    }
   }
 
   private void uncharge(int[] of, int slot) {

@@ -11,6 +11,7 @@ import io.kvtier.Namespace;
 import io.kvtier.NextStep;
 import io.kvtier.PageHandle;
 import io.kvtier.PauseKind;
+import io.kvtier.PrefetchStats;
 import io.kvtier.Request;
 import io.kvtier.Session;
 import io.kvtier.Ticker;
@@ -265,6 +266,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       for (int i = 0; i < n; i++) {
         int b = matched[i];
         int mask = index.copyMask(b) & usable;
+        hints.matched(b);
         int fastest = Integer.numberOfTrailingZeros(mask);
         perTier[fastest]++;
         tiers[fastest].hitBlocks++;
@@ -369,6 +371,30 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     try {
       ensureOpen();
       return events.read(fromSeq, max);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public PrefetchStats prefetchStats() {
+    lock.lock();
+    try {
+      return hints.prefetchStats();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public CompletableFuture<Void> prefetchesLanded() {
+    lock.lock();
+    try {
+      if (closed) {
+        return CompletableFuture.completedFuture(null);
+      }
+      tick();
+      return hints.prefetchesLanded();
     } finally {
       lock.unlock();
     }
@@ -721,8 +747,13 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         return PageHandle.NONE;
       }
       long h = t.pages.allocate(hint);
+      boolean yielding = t == top && hints.prefetchYields();
       while (h == PageHandle.NONE) {
-        if (!evictOne(t) && !(t == top && (yieldPausePin() || hints.yieldPin()))) {
+        if (yielding) {
+          if (!evictForPrefetch()) {
+            return PageHandle.NONE;
+          }
+        } else if (!evictOne(t) && !(t == top && (yieldPausePin() || hints.yieldPin()))) {
           return PageHandle.NONE;
         }
         h = t.pages.allocate(hint);
@@ -803,6 +834,24 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     return true;
   }
 
+  /**
+   * Evicts one block from the top tier for a yielding prefetch, if the next victim is one it may
+   * take ({@link AgentHints#mayEvictForPrefetch}); never lets a warm pin give way.
+   */
+  private boolean evictForPrefetch() {
+    int victim = nextVictim(top);
+    return victim != Evictor.NONE && hints.mayEvictForPrefetch(victim) && evictOne(top);
+  }
+
+  /** The block {@link #evictOne(Tier)} takes next, or {@link Evictor#NONE}. */
+  private int nextVictim(Tier t) {
+    int victim = hints.quotaVictim(t);
+    if (victim == Evictor.NONE) {
+      victim = t.dead.size() > 0 ? t.dead.peek() : t.evictor.victim();
+    }
+    return victim;
+  }
+
   /** Evicts one block from the top tier. */
   boolean evictOne() {
     return evictOne(top);
@@ -814,10 +863,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
    * there, else the block leaves the cache.
    */
   boolean evictOne(Tier t) {
-    int victim = hints.quotaVictim(t);
-    if (victim == Evictor.NONE) {
-      victim = t.dead.size() > 0 ? t.dead.peek() : t.evictor.victim();
-    }
+    int victim = nextVictim(t);
     if (victim == Evictor.NONE) {
       return false;
     }
@@ -1108,6 +1154,11 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       Tier src = tiers[from];
       index.setBusy(b, from, true);
       long dst = hints.allocateTop(payer, prev);
+      if (dst == PageHandle.NONE && hints.prefetchYields()) {
+        index.setBusy(b, from, false);
+        hints.prefetchTruncated(count - i); // a yielding prefetch copies the part that found room
+        break;
+      }
       if (dst == PageHandle.NONE) {
         index.setBusy(b, from, false);
         abandonOnboarding(batchBlocks);
