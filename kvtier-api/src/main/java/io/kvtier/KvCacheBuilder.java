@@ -36,7 +36,7 @@ import java.util.Set;
  *   <tr><td>{@link #writes(WritePolicy)}</td><td>{@link WritePolicy#writeBack()}</td></tr>
  *   <tr><td>{@link #ticker(Ticker)}</td><td>{@link Ticker#system()}</td></tr>
  *   <tr><td>{@link #eventBuffer(int)}</td><td>{@value #DEFAULT_EVENT_BUFFER} events</td></tr>
- *   <tr><td>{@link #warmPrefixes(int, Duration)}</td><td>a quarter of the top tier, 10 minutes</td></tr>
+ *   <tr><td>{@link #warmPrefixes(int, Duration)}</td><td>a quarter of the top tier, 1 hour</td></tr>
  *   <tr><td>{@link #tenantQuota(long, int)}</td><td>no quota</td></tr>
  * </table>
  */

@@ -27,8 +27,13 @@ public record HintConfig(int warmBlocks, Duration warmTtl, Map<Long, Integer> te
   /** {@code warmBlocks} value for a quarter of the top tier's pages. */
   public static final int DEFAULT_WARM_BLOCKS = -1;
 
-  /** The default {@code warmTtl}: ten minutes, the longest tool-call pin of the stock retention. */
-  public static final Duration DEFAULT_WARM_TTL = Duration.ofMinutes(10);
+  /**
+   * The default {@code warmTtl}: one hour. A sub-agent type's prefix is asked for again whenever
+   * the parent launches that type again, which in real Claude Code sessions came from seconds to
+   * hours later (13 min to 4.5 h for 10 of the 36 sibling pairs); the cap on warm blocks, not the
+   * TTL, bounds what the pins cost.
+   */
+  public static final Duration DEFAULT_WARM_TTL = Duration.ofHours(1);
 
   /**
    * Validates the values and copies the map.
