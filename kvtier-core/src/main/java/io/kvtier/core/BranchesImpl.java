@@ -145,8 +145,24 @@ final class BranchesImpl implements Branches {
       first[j] = s < 0 ? Integer.MAX_VALUE : s;
     }
     java.util.Arrays.sort(order, 0, n, (a, b) -> Integer.compare(first[a], first[b]));
+    long[] chains = new long[0];
+    int chainLength = 0;
     for (int x = 0; x < n; x++) {
-      discard(branches[order[x]]);
+      LeaseImpl b = branches[order[x]];
+      int own = b.isOpenUnlocked() ? b.committedBlocks() - b.forkCommitted() : 0;
+      if (low >= 0 && own > 0) {
+        if (chains.length < chainLength + own) {
+          chains = java.util.Arrays.copyOf(chains, Math.max(chainLength + own, 2 * chains.length));
+        }
+        for (int i = 0, blk = b.tail(); i < own && !PrefixIndex.isRoot(blk); i++) {
+          chains[chainLength++] = ((long) blk << 32) | (cache.index.fingerprint(blk) & 0xFFFFFFFFL);
+          blk = cache.index.parent(blk);
+        }
+      }
+      discard(b);
+    }
+    if (chainLength > 0) {
+      cache.moveKeptOutOf(low, high, chains, chainLength);
     }
   }
 

@@ -1579,16 +1579,18 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
    * {@code n} pages for a branch as one run of consecutive top-tier slots, or null when the tier
    * cannot give one (then the caller allocates page by page). The run is placed, in this order of
    * preference: just below the slots the branch's group already took ({@code low}), just above them
-   * ({@code high}), at {@code hintSlot} (a first run: where the sequence would go on), else
-   * wherever the fewest pages must move. When the tier is full, exactly the evictions that {@code
-   * n} single pages would cause are made first (the policy's victims, dead blocks first, wherever
-   * they lie); then the pages that only the index holds inside the chosen window are copied into
-   * the slots those evictions freed, and the window is taken. So a branch's pages come back as one
-   * run when it is discarded, whether they came from free space or from eviction, at the cost of up
-   * to {@code n} page copies, and the cache keeps what it would have kept. O(capacity) per call,
-   * for growth of at least two pages at once; not used under tenant or session quotas.
+   * ({@code high}), at {@code hintSlot} (a first run: where the sequence would go on), at the top
+   * of the cheapest window with room below for {@code siblings} more runs of the same size (a first
+   * run that must move pages), else wherever the fewest pages must move. When the tier is full,
+   * exactly the evictions that {@code n} single pages would cause are made first (the policy's
+   * victims, dead blocks first, wherever they lie); then the pages that only the index holds inside
+   * the chosen window are copied into the slots those evictions freed, and the window is taken. So
+   * a branch's pages come back as one run when it is discarded, whether they came from free space
+   * or from eviction, at the cost of up to {@code n} page copies, and the cache keeps what it would
+   * have kept. O(capacity) per call, for growth of at least two pages at once; not used under
+   * tenant or session quotas.
    */
-  long[] branchRun(LeaseImpl lease, int n, int low, int high, int hintSlot) {
+  long[] branchRun(LeaseImpl lease, int n, int low, int high, int hintSlot, int siblings) {
     Tier t = top;
     int cap = (int) t.store.capacityPages();
     if (n < 2 || n > cap || !t.usable() || hints.payer(lease) != null) {
@@ -1633,6 +1635,10 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
     } else if (windowCost(hintSlot, n) == 0) {
       at = hintSlot;
+    } else if (siblings > 0 && (long) (siblings + 1) * n <= cap) {
+      // a first run that must move pages: leave room below it for its siblings' runs
+      int w = cheapestWindow((siblings + 1) * n);
+      at = w < 0 ? -1 : w + siblings * n;
     }
     if (at < 0) {
       at = cheapestWindow(n);
@@ -1664,6 +1670,84 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
     }
     return null;
+  }
+
+  /**
+   * Moves the discarded-branch blocks kept as dead cache whose pages lie in the slots {@code [low,
+   * high]} of their group's runs into free runs elsewhere that do not touch the group, shortest
+   * runs first, so that what the group frees joins in one run (the survivor's pages, freed later by
+   * a caller that does not cache its output, included) and short free runs elsewhere fill up.
+   * {@code blocks} holds (block, fingerprint) pairs; a block no longer kept, or that someone else
+   * holds, stays. Without such free runs nothing moves. O(capacity).
+   */
+  void moveKeptOutOf(int low, int high, long[] blocks, int count) {
+    Tier t = top;
+    int cap = (int) t.store.capacityPages();
+    if (!t.usable() || t.pages.freePages() == 0) {
+      return;
+    }
+    int[] runs = new int[16];
+    int nRuns = 0;
+    for (int s = 0; s < cap; ) {
+      if (t.pages.refCountOfSlot(s) != 0) {
+        s++;
+        continue;
+      }
+      int e = s;
+      while (e + 1 < cap && t.pages.refCountOfSlot(e + 1) == 0) {
+        e++;
+      }
+      if (e < low - 1 || s > high + 1) {
+        if (runs.length < 2 * nRuns + 2) {
+          runs = Arrays.copyOf(runs, runs.length * 2);
+        }
+        runs[2 * nRuns] = s;
+        runs[2 * nRuns + 1] = e - s + 1;
+        nRuns++;
+      }
+      s = e + 1;
+    }
+    if (nRuns == 0) {
+      return;
+    }
+    Integer[] bySize = new Integer[nRuns];
+    for (int i = 0; i < nRuns; i++) {
+      bySize[i] = i;
+    }
+    int[] r = runs;
+    Arrays.sort(bySize, (a, b) -> Integer.compare(r[2 * a + 1], r[2 * b + 1]));
+    int run = 0;
+    int used = 0;
+    for (int i = 0; i < count && run < nRuns; i++) {
+      int b = (int) (blocks[i] >>> 32);
+      if (!index.live(b)
+          || (int) index.keyLo(b) != (int) blocks[i]
+          || !index.dead(b)
+          || !index.hasCopy(b, 0)) {
+        continue;
+      }
+      int slot = index.slot(b, 0);
+      if (slot < low
+          || slot > high
+          || t.pages.refCountOfSlot(slot) != 1
+          || index.busy(b, 0)
+          || t.inFlightRefs(slot) != 0) {
+        continue;
+      }
+      int dst = runs[2 * bySize[run]] + used;
+      long to = t.pages.allocateAt(dst);
+      if (to == PageHandle.NONE) {
+        return;
+      }
+      t.store.copy(slot, dst);
+      index.moveCopy(b, t.ordinal, dst);
+      hints.moved(slot, dst);
+      t.pages.release(t.pages.handleOf(slot));
+      if (++used == runs[2 * bySize[run] + 1]) {
+        run++;
+        used = 0;
+      }
+    }
   }
 
   /**

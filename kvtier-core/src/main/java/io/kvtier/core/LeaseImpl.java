@@ -395,7 +395,8 @@ final class LeaseImpl implements Lease {
             && cache.pages.refCount(pages[pageCount - 1]) > 1;
     int from = cow ? pageCount - 1 : pageCount;
     int before = from > 0 ? (int) PageHandle.index(pages[from - 1]) + 1 : -1;
-    long[] run = cache.branchRun(this, need - from, group.low, group.high, before);
+    long[] run =
+        cache.branchRun(this, need - from, group.low, group.high, before, group.size() - 1);
     if (run == null) {
       return false;
     }
