@@ -892,6 +892,17 @@ final class AgentHints implements PrefetchContext {
     return Evictor.NONE;
   }
 
+  /** A top-tier page moved from slot {@code from} to slot {@code to}: its charges go with it. */
+  void moved(int from, int to) {
+    if (tenantOf == null) {
+      return;
+    }
+    tenantOf[to] = tenantOf[from];
+    sessionOf[to] = sessionOf[from];
+    tenantOf[from] = 0;
+    sessionOf[from] = 0;
+  }
+
   /** A top-tier page was freed: its charges end. */
   void freed(int slot) {
     if (prefetched[slot]) {

@@ -25,12 +25,28 @@ final class BranchesImpl implements Branches {
   private final long forkFingerprint;
   private boolean decided;
 
+  /** The lowest and highest slot of the runs the branches took ({@link #took}); -1 before any. */
+  int low = -1;
+
+  int high = -1;
+
   /** Branches just forked, before any of them committed (the caller holds the lock). */
   BranchesImpl(KvCacheImpl cache, LeaseImpl[] branches) {
     this.cache = cache;
     this.branches = branches;
     this.forkTail = branches[0].tail();
     this.forkFingerprint = forkTail == PrefixIndex.NONE ? 0 : cache.index.fingerprint(forkTail);
+  }
+
+  /** A branch took the run of {@code n} slots from {@code first}. */
+  void took(int first, int n) {
+    if (low < 0) {
+      low = first;
+      high = first + n - 1;
+    } else {
+      low = Math.min(low, first);
+      high = Math.max(high, first + n - 1);
+    }
   }
 
   @Override
@@ -65,11 +81,7 @@ final class BranchesImpl implements Branches {
       } else {
         moveSessionOffBranches(tail, cache.index.fingerprint(tail));
       }
-      for (int j = 0; j < branches.length; j++) {
-        if (j != i) {
-          discard(branches[j]);
-        }
-      }
+      discardInSlotOrder(i);
       return branches[i];
     } finally {
       cache.lock.unlock();
@@ -83,9 +95,7 @@ final class BranchesImpl implements Branches {
       cache.ensureOpen();
       decide();
       moveSessionOffBranches(forkTail, forkFingerprint);
-      for (LeaseImpl b : branches) {
-        discard(b);
-      }
+      discardInSlotOrder(-1);
     } finally {
       cache.lock.unlock();
     }
@@ -114,6 +124,46 @@ final class BranchesImpl implements Branches {
       throw new KvTierException("these branches were already kept or discarded");
     }
     decided = true;
+  }
+
+  /**
+   * Discards every branch but {@code survivor} (-1: all), lowest first slot first, so that the
+   * pages the policy keeps (each branch's nearest the fork, while the session's allowance lasts)
+   * are the lowest of the group's runs and what is freed is the rest, in one piece.
+   */
+  private void discardInSlotOrder(int survivor) {
+    Integer[] order = new Integer[branches.length];
+    int n = 0;
+    for (int j = 0; j < branches.length; j++) {
+      if (j != survivor) {
+        order[n++] = j;
+      }
+    }
+    int[] first = new int[branches.length];
+    for (int j = 0; j < branches.length; j++) {
+      int s = branches[j].isOpenUnlocked() ? branches[j].firstOwnSlot() : -1;
+      first[j] = s < 0 ? Integer.MAX_VALUE : s;
+    }
+    java.util.Arrays.sort(order, 0, n, (a, b) -> Integer.compare(first[a], first[b]));
+    long[] chains = new long[0];
+    int chainLength = 0;
+    for (int x = 0; x < n; x++) {
+      LeaseImpl b = branches[order[x]];
+      int own = b.isOpenUnlocked() ? b.committedBlocks() - b.forkCommitted() : 0;
+      if (low >= 0 && own > 0) {
+        if (chains.length < chainLength + own) {
+          chains = java.util.Arrays.copyOf(chains, Math.max(chainLength + own, 2 * chains.length));
+        }
+        for (int i = 0, blk = b.tail(); i < own && !PrefixIndex.isRoot(blk); i++) {
+          chains[chainLength++] = ((long) blk << 32) | (cache.index.fingerprint(blk) & 0xFFFFFFFFL);
+          blk = cache.index.parent(blk);
+        }
+      }
+      discard(b);
+    }
+    if (chainLength > 0) {
+      cache.moveKeptOutOf(low, high, chains, chainLength);
+    }
   }
 
   private void discard(LeaseImpl b) {

@@ -30,6 +30,7 @@ import io.kvtier.spi.TierSpec;
 import io.kvtier.spi.WritePolicy;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -1655,6 +1656,255 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   /** A page for a lease, charged to its tenant and session where they have quotas. */
   long allocatePage(LeaseImpl lease, long hint) {
     return hints.allocateTop(hints.payer(lease), hint);
+  }
+
+  /** Slots of the top tier: free, held by the index alone (movable), or held otherwise. */
+  private static final byte SLOT_FREE = 0;
+
+  private static final byte SLOT_MOVABLE = 1;
+  private static final byte SLOT_HELD = 2;
+
+  /** Per top-tier slot during {@link #branchRun}: its state, and its block when movable. */
+  private byte[] slotState;
+
+  private int[] slotOwner;
+
+  /**
+   * {@code n} pages for a branch as one run of consecutive top-tier slots, or null when the tier
+   * cannot give one (then the caller allocates page by page). The run is placed, in this order of
+   * preference: just below the slots the branch's group already took ({@code low}), just above them
+   * ({@code high}), at {@code hintSlot} (a first run: where the sequence would go on), at the top
+   * of the cheapest window with room below for {@code siblings} more runs of the same size (a first
+   * run that must move pages), else wherever the fewest pages must move. When the tier is full,
+   * exactly the evictions that {@code n} single pages would cause are made first (the policy's
+   * victims, dead blocks first, wherever they lie); then the pages that only the index holds inside
+   * the chosen window are copied into the slots those evictions freed, and the window is taken. So
+   * a branch's pages come back as one run when it is discarded, whether they came from free space
+   * or from eviction, at the cost of up to {@code n} page copies, and the cache keeps what it would
+   * have kept. O(capacity) per call, for growth of at least two pages at once; not used under
+   * tenant or session quotas.
+   */
+  long[] branchRun(LeaseImpl lease, int n, int low, int high, int hintSlot, int siblings) {
+    Tier t = top;
+    int cap = (int) t.store.capacityPages();
+    if (n < 2 || n > cap || !t.usable() || hints.payer(lease) != null) {
+      return null;
+    }
+    int stuckBefore = stuck.size();
+    try {
+      while (t.pages.freePages() < n) {
+        if (!evictOne(t) && !hints.yieldPin()) {
+          return null;
+        }
+      }
+    } finally {
+      if (stuckBefore == 0) {
+        releaseStuck();
+      }
+    }
+    if (slotState == null || slotState.length != cap) {
+      slotState = new byte[cap];
+      slotOwner = new int[cap];
+    }
+    byte[] state = slotState;
+    for (int s = 0; s < cap; s++) {
+      state[s] = t.pages.refCountOfSlot(s) == 0 ? SLOT_FREE : SLOT_HELD;
+    }
+    for (int b = 0, blocks = index.capacity(); b < blocks; b++) {
+      if (!index.live(b) || !index.hasCopy(b, 0)) {
+        continue;
+      }
+      int s = index.slot(b, 0);
+      if (t.pages.refCountOfSlot(s) == 1 && !index.busy(b, 0) && t.inFlightRefs(s) == 0) {
+        state[s] = SLOT_MOVABLE;
+        slotOwner[s] = b;
+      }
+    }
+    int at = -1;
+    if (low >= 0) {
+      if (windowCost(low - n, n) >= 0) {
+        at = low - n;
+      } else if (windowCost(high + 1, n) >= 0) {
+        at = high + 1;
+      }
+    } else if (windowCost(hintSlot, n) == 0) {
+      at = hintSlot;
+    } else if (siblings > 0 && (long) (siblings + 1) * n <= cap) {
+      // a first run that must move pages: leave room below it for its siblings' runs
+      int w = cheapestWindow((siblings + 1) * n);
+      at = w < 0 ? -1 : w + siblings * n;
+    }
+    if (at < 0) {
+      at = cheapestWindow(n);
+      if (at < 0) {
+        return null;
+      }
+    }
+    long[] run = new long[n];
+    Arrays.fill(run, PageHandle.NONE);
+    for (int i = 0; i < n; i++) {
+      if (state[at + i] == SLOT_FREE && (run[i] = t.pages.allocateAt(at + i)) == PageHandle.NONE) {
+        return releaseRun(t, run);
+      }
+    }
+    for (int i = 0; i < n; i++) {
+      int s = at + i;
+      if (state[s] == SLOT_MOVABLE && (run[i] = moveOut(t, slotOwner[s], s)) == PageHandle.NONE) {
+        return releaseRun(t, run);
+      }
+    }
+    return run;
+  }
+
+  /** Gives back the pages of a run that could not be completed; returns null. */
+  private static long[] releaseRun(Tier t, long[] run) {
+    for (long h : run) {
+      if (h != PageHandle.NONE) {
+        t.pages.release(h);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Moves the discarded-branch blocks kept as dead cache whose pages lie in the slots {@code [low,
+   * high]} of their group's runs into free runs elsewhere that do not touch the group, shortest
+   * runs first, so that what the group frees joins in one run (the survivor's pages, freed later by
+   * a caller that does not cache its output, included) and short free runs elsewhere fill up.
+   * {@code blocks} holds (block, fingerprint) pairs; a block no longer kept, or that someone else
+   * holds, stays. Without such free runs nothing moves. O(capacity).
+   */
+  void moveKeptOutOf(int low, int high, long[] blocks, int count) {
+    Tier t = top;
+    int cap = (int) t.store.capacityPages();
+    if (!t.usable() || t.pages.freePages() == 0) {
+      return;
+    }
+    int[] runs = new int[16];
+    int nRuns = 0;
+    for (int s = 0; s < cap; ) {
+      if (t.pages.refCountOfSlot(s) != 0) {
+        s++;
+        continue;
+      }
+      int e = s;
+      while (e + 1 < cap && t.pages.refCountOfSlot(e + 1) == 0) {
+        e++;
+      }
+      if (e < low - 1 || s > high + 1) {
+        if (runs.length < 2 * nRuns + 2) {
+          runs = Arrays.copyOf(runs, runs.length * 2);
+        }
+        runs[2 * nRuns] = s;
+        runs[2 * nRuns + 1] = e - s + 1;
+        nRuns++;
+      }
+      s = e + 1;
+    }
+    if (nRuns == 0) {
+      return;
+    }
+    Integer[] bySize = new Integer[nRuns];
+    for (int i = 0; i < nRuns; i++) {
+      bySize[i] = i;
+    }
+    int[] r = runs;
+    Arrays.sort(bySize, (a, b) -> Integer.compare(r[2 * a + 1], r[2 * b + 1]));
+    int run = 0;
+    int used = 0;
+    for (int i = 0; i < count && run < nRuns; i++) {
+      int b = (int) (blocks[i] >>> 32);
+      if (!index.live(b)
+          || (int) index.keyLo(b) != (int) blocks[i]
+          || !index.dead(b)
+          || !index.hasCopy(b, 0)) {
+        continue;
+      }
+      int slot = index.slot(b, 0);
+      if (slot < low
+          || slot > high
+          || t.pages.refCountOfSlot(slot) != 1
+          || index.busy(b, 0)
+          || t.inFlightRefs(slot) != 0) {
+        continue;
+      }
+      int dst = runs[2 * bySize[run]] + used;
+      long to = t.pages.allocateAt(dst);
+      if (to == PageHandle.NONE) {
+        return;
+      }
+      t.store.copy(slot, dst);
+      index.moveCopy(b, t.ordinal, dst);
+      hints.moved(slot, dst);
+      t.pages.release(t.pages.handleOf(slot));
+      if (++used == runs[2 * bySize[run] + 1]) {
+        run++;
+        used = 0;
+      }
+    }
+  }
+
+  /**
+   * Pages that must move to take {@code [at, at + n)}, or -1 if it does not fit or holds a page
+   * that cannot move.
+   */
+  private int windowCost(int at, int n) {
+    if (at < 0 || at + n > slotState.length) {
+      return -1;
+    }
+    int moves = 0;
+    for (int s = at; s < at + n; s++) {
+      if (slotState[s] == SLOT_HELD) {
+        return -1;
+      }
+      if (slotState[s] == SLOT_MOVABLE) {
+        moves++;
+      }
+    }
+    return moves;
+  }
+
+  /** The window of {@code n} slots with the fewest pages to move and none held; -1 if none. */
+  private int cheapestWindow(int n) {
+    byte[] state = slotState;
+    int best = -1;
+    int bestMoves = Integer.MAX_VALUE;
+    int held = 0;
+    int moves = 0;
+    for (int s = 0; s < state.length; s++) {
+      held += state[s] == SLOT_HELD ? 1 : 0;
+      moves += state[s] == SLOT_MOVABLE ? 1 : 0;
+      if (s >= n) {
+        held -= state[s - n] == SLOT_HELD ? 1 : 0;
+        moves -= state[s - n] == SLOT_MOVABLE ? 1 : 0;
+      }
+      if (s >= n - 1 && held == 0 && moves < bestMoves) {
+        best = s - n + 1;
+        bestMoves = moves;
+        if (moves == 0) {
+          break;
+        }
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Moves block {@code b}'s page, which only the index holds, from {@code slot} to a free slot (the
+   * caller took every free slot it must not use), and returns a new page in {@code slot}; {@link
+   * PageHandle#NONE} if either step was refused.
+   */
+  private long moveOut(Tier t, int b, int slot) {
+    long to = t.pages.allocate(PageHandle.NONE);
+    if (to == PageHandle.NONE) {
+      return PageHandle.NONE;
+    }
+    int dst = (int) PageHandle.index(to);
+    t.store.copy(slot, dst);
+    index.moveCopy(b, t.ordinal, dst);
+    hints.moved(slot, dst);
+    t.pages.release(t.pages.handleOf(slot));
+    return t.pages.allocateAt(slot);
   }
 
   /** The root for a hint about (namespace, salt), or {@link PrefixIndex#NONE} if never used. */

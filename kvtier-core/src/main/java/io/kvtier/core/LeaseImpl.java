@@ -347,6 +347,10 @@ final class LeaseImpl implements Lease {
               + capacity
               + ": split the request or give the tier more capacity");
     }
+    if (group != null && growBranchAsRun(need)) {
+      tokenCount = target;
+      return;
+    }
     if (tokenCount % tpb != 0 && pageCount > 0) {
       long last = pages[pageCount - 1];
       if (cache.pages.refCount(last) > 1) {
@@ -377,6 +381,43 @@ final class LeaseImpl implements Lease {
     }
     pageCount = need;
     tokenCount = target;
+  }
+
+  /**
+   * Grows a branch to {@code need} pages with one run of consecutive slots next to its group's
+   * ({@link KvCacheImpl#branchRun}), copying a shared partial last page into the run's first slot;
+   * false, having changed nothing, when the cache cannot give a run.
+   */
+  private boolean growBranchAsRun(int need) {
+    boolean cow =
+        tokenCount % cache.tpb != 0
+            && pageCount > 0
+            && cache.pages.refCount(pages[pageCount - 1]) > 1;
+    int from = cow ? pageCount - 1 : pageCount;
+    int before = from > 0 ? (int) PageHandle.index(pages[from - 1]) + 1 : -1;
+    long[] run =
+        cache.branchRun(this, need - from, group.low, group.high, before, group.size() - 1);
+    if (run == null) {
+      return false;
+    }
+    if (cow) {
+      long last = pages[from];
+      cache.store.copy(PageHandle.index(last), PageHandle.index(run[0]));
+      cache.pages.release(last);
+    }
+    if (pages.length < need) {
+      pages = Arrays.copyOf(pages, Math.max(need, pages.length * 2));
+    }
+    System.arraycopy(run, 0, pages, from, run.length);
+    pageCount = need;
+    group.took((int) PageHandle.index(run[0]), run.length);
+    return true;
+  }
+
+  /** The slot of the first page past the fork point, or -1 if the branch has none. */
+  int firstOwnSlot() {
+    int i = Math.max(forkCommitted, 0);
+    return i < pageCount && pages[i] != PageHandle.NONE ? (int) PageHandle.index(pages[i]) : -1;
   }
 
   private OutOfPagesException outOfPages(int wanted) {

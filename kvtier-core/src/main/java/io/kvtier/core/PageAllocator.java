@@ -23,7 +23,11 @@ import java.util.Objects;
  *
  * <p>Contiguity: {@link #allocate(long)} takes the previous page of the same sequence and asks the
  * store for the slot after it, so a sequence's pages tend to form one run of slots; transfers of
- * the sequence then coalesce into few large copies, and dropping a branch returns whole runs.
+ * the sequence then coalesce into few large copies, and dropping a branch returns whole runs. When
+ * that slot is taken it asks with no hint, so the store takes the start of a long free run rather
+ * than splitting one in the middle: a request that resumes after a cached prefix always finds the
+ * slot after its prefix taken, and splitting there halved the largest free run at every such
+ * request, leaving a filling tier in hundreds of short runs.
  *
  * <p>Misuse fails loudly and changes nothing: every method that takes a handle validates it first
  * and throws {@link StaleHandleException} naming the handle and the reason (wrong tier, index out
@@ -99,7 +103,7 @@ final class PageAllocator {
     long hint = -1;
     if (hintHandle != PageHandle.NONE) {
       int previous = slotOf(hintHandle);
-      if (previous + 1 < capacity) {
+      if (previous + 1 < capacity && refCount[previous + 1] == 0) {
         hint = previous + 1;
       }
     }
@@ -115,6 +119,30 @@ final class PageAllocator {
     refCount[s] = 1;
     used++;
     return PageHandle.of(tier, generation[s], s);
+  }
+
+  /**
+   * Allocates the page in exactly {@code slot}, with reference count 1, if the slot is free and the
+   * store gives it (a store that treats hints as preferences may give another, which is then
+   * returned to it).
+   *
+   * @param slot a slot
+   * @return its handle, or {@link PageHandle#NONE} if the store did not give that slot
+   */
+  long allocateAt(int slot) {
+    if (slot < 0 || slot >= capacity || refCount[slot] != 0) {
+      return PageHandle.NONE;
+    }
+    long got = store.allocate(slot);
+    if (got != slot) {
+      if (got != PageStore.NO_SPACE) {
+        store.free(got);
+      }
+      return PageHandle.NONE;
+    }
+    refCount[slot] = 1;
+    used++;
+    return PageHandle.of(tier, generation[slot], slot);
   }
 
   /**

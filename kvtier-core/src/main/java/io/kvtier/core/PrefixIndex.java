@@ -580,6 +580,14 @@ final class PrefixIndex implements BlockView {
     refresh(b);
   }
 
+  /** Records that tier {@code t}'s copy of {@code b} now lives in {@code slot} (it was moved). */
+  void moveCopy(int b, int t, int slot) {
+    if (!hasCopy(b, t)) {
+      throw new IllegalStateException("block " + b + " has no copy in tier " + t);
+    }
+    slots[t][b] = slot;
+  }
+
   /** Forgets tier {@code t}'s copy of {@code b} (the caller releases the page). */
   void dropCopy(int b, int t) {
     if (!hasCopy(b, t)) {

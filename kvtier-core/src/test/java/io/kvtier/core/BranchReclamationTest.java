@@ -15,6 +15,8 @@ import io.kvtier.Request;
 import io.kvtier.Session;
 import io.kvtier.spi.BranchPolicy;
 import io.kvtier.spi.EvictionPolicy;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Arrays;
 import org.junit.jupiter.api.AfterEach;
@@ -117,10 +119,13 @@ class BranchReclamationTest {
       Branches br = l.fork(2);
       for (int i = 0; i < 2; i++) {
         br.branch(i).extend(seq(1000 * (i + 1), pages * T));
-        br.branch(i).commit();
       }
+      br.branch(1).commit();
       int[] slots = lastSlots(br.branch(1), pages);
       assertThat(oneRun(slots)).as("branch pages %s", Arrays.toString(slots)).isTrue();
+      // the second branch's run follows the first's; the first, closed uncommitted, frees its
+      // pages, so that the discarded branch has free space on either side
+      br.branch(0).close();
       long around = freeAround(impl, slots[0], slots[pages - 1]);
       assertThat(around).as("the branch lies next to free space").isPositive();
       long runsBefore = impl.pages.freeRuns();
@@ -172,6 +177,131 @@ class BranchReclamationTest {
     assertThat(cache.probeTokens(NS, concat(prompt, seq(300_000, 4 * T)), 0)).isEqualTo(8);
     assertThat(cache.probeTokens(NS, concat(prompt, seq(200_000, pages * T)), 0) / T - 2)
         .isEqualTo(cap);
+  }
+
+  /**
+   * Fills every page but the prompt's with one-page sequences, each cached by the index alone,
+   * writes {@code i} into sequence {@code i}'s page, and touches them in a shuffled order so that
+   * the eviction policy's victims lie scattered over the tier.
+   */
+  private static int[][] fillScattered(KvCacheImpl impl, int count) {
+    int[][] seqs = new int[count][];
+    for (int i = 0; i < count; i++) {
+      seqs[i] = seq(10_000 * (i + 1), T);
+      try (Lease l = impl.acquire(Request.of(NS, seqs[i]))) {
+        l.extend();
+        l.commit();
+        try (Arena arena = Arena.ofConfined()) {
+          MemorySegment page = arena.allocate(64);
+          page.fill((byte) i);
+          impl.store.write(PageHandle.index(l.blockTable()[0]), page);
+        }
+      }
+    }
+    java.util.List<Integer> order = new java.util.ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      order.add(i);
+    }
+    java.util.Collections.shuffle(order, new java.util.Random(42));
+    for (int i : order) {
+      impl.acquire(Request.of(NS, seqs[i])).close();
+    }
+    assertThat(impl.pages.freePages()).isZero();
+    return seqs;
+  }
+
+  /** Largest free run / free pages of the tier. */
+  private static double freeRunRatio(KvCacheImpl impl) {
+    return (double) impl.pages.largestFreeRun() / impl.pages.freePages();
+  }
+
+  @Test
+  void inAFullTier_freedBranchesComeBackAsOneRun_thoughTheirVictimsWereScattered() {
+    KvCacheImpl impl = cache(64, BranchPolicy.freeNow());
+    int pages = 6;
+    try (Lease l = cache.acquire(Request.of(NS, seq(0, 8)))) {
+      l.extend();
+      l.commit();
+      fillScattered(impl, 62);
+      Branches br = l.fork(3);
+      for (int i = 0; i < 3; i++) {
+        br.branch(i).extend(seq(100_000 * (i + 1), pages * T));
+        br.branch(i).commit();
+        int[] slots = lastSlots(br.branch(i), pages);
+        assertThat(oneRun(slots)).as("branch %d's pages %s", i, Arrays.toString(slots)).isTrue();
+      }
+      br.keep(0).close();
+      assertThat(impl.pages.freePages()).isEqualTo(2L * pages);
+      assertThat(freeRunRatio(impl)).isEqualTo(1.0);
+      impl.checkInvariants();
+    }
+  }
+
+  @Test
+  void inAFullTier_theDefaultRuleKeepsTheCapAtOneEndAndFreesTheRestAsOneRun() {
+    KvCacheImpl impl = cache(64, BranchPolicy.capPerSession(3));
+    int pages = 6;
+    int[] prompt = seq(0, 8);
+    try (Lease l = cache.acquire(Request.of(NS, prompt).session("s"))) {
+      l.extend();
+      l.commit();
+      fillScattered(impl, 62);
+      Branches br = l.fork(3);
+      for (int i = 0; i < 3; i++) {
+        br.branch(i).extend(seq(100_000 * (i + 1), pages * T));
+        if (i > 0) {
+          br.branch(i).commit();
+        }
+      }
+      br.keep(0).close();
+      // 3 pages kept, the survivor's 6 uncommitted pages and the discarded 9 freed
+      assertThat(impl.pages.freePages()).isEqualTo(3L * pages - 3);
+      assertThat(freeRunRatio(impl)).isGreaterThanOrEqualTo(0.9);
+      impl.checkInvariants();
+    }
+    int held = 0;
+    for (int i = 1; i < 3; i++) {
+      held += cache.probeTokens(NS, concat(prompt, seq(100_000 * (i + 1), pages * T)), 0) / T - 2;
+    }
+    assertThat(held).isEqualTo(3);
+  }
+
+  @Test
+  void pagesMovedOutOfABranchRun_keepTheirBytesAndStayCached() {
+    KvCacheImpl impl = cache(64, BranchPolicy.freeNow());
+    int pages = 6;
+    int[][] seqs;
+    try (Lease l = cache.acquire(Request.of(NS, seq(0, 8)))) {
+      l.extend();
+      l.commit();
+      seqs = fillScattered(impl, 62);
+      Branches br = l.fork(3);
+      for (int i = 0; i < 3; i++) {
+        br.branch(i).extend(seq(100_000 * (i + 1), pages * T));
+      }
+      br.keep(0).close();
+    }
+    impl.checkInvariants();
+    int cached = 0;
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment page = arena.allocate(64);
+      for (int i = 0; i < seqs.length; i++) {
+        if (cache.probeTokens(NS, seqs[i], 0) != T) {
+          continue;
+        }
+        cached++;
+        try (Lease l = cache.acquire(Request.of(NS, seqs[i]))) {
+          impl.store.read(PageHandle.index(l.blockTable()[0]), page);
+        }
+        for (long x = 0; x < 64; x++) {
+          assertThat(page.get(java.lang.foreign.ValueLayout.JAVA_BYTE, x))
+              .as("sequence %d's page", i)
+              .isEqualTo((byte) i);
+        }
+      }
+    }
+    // one page evicted for each branch page, wherever the policy chose, and no more
+    assertThat(cached).isEqualTo(62 - 3 * pages);
   }
 
   @Test
