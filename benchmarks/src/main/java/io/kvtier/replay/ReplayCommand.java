@@ -135,6 +135,15 @@ public final class ReplayCommand implements Callable<Integer> {
   String prefetch;
 
   @Option(
+      names = "--last-tier-min-uses",
+      paramLabel = "K",
+      defaultValue = "1",
+      description =
+          "Tiered mode: admit into the last tier only blocks a frequency sketch has seen used at"
+              + " least K times, over their earlier lives too (1, the default: admit everything).")
+  int lastTierMinUses;
+
+  @Option(
       names = "--cxl",
       paramLabel = "SIZE",
       description = "Tiered mode: CXL tier size (a pool file in a temporary directory).")
@@ -277,6 +286,10 @@ public final class ReplayCommand implements Callable<Integer> {
                 pageKib * 1024,
                 workDir);
         cost = new TieredReplay.CostModel(prefillTps, kvBytesPerToken);
+        if (lastTierMinUses < 1 || lastTierMinUses > 15) {
+          throw new IllegalArgumentException(
+              "--last-tier-min-uses must be in [1, 15], was " + lastTierMinUses);
+        }
         if (!prefetch.equals("none") && !prefetch.equals("resume")) {
           throw new IllegalArgumentException("--prefetch must be none or resume, was " + prefetch);
         }
@@ -503,6 +516,7 @@ public final class ReplayCommand implements Callable<Integer> {
     if (prefetch.equals("resume")) {
       replay.prefetch(PrefetchPolicy.beforeResume(TieredReplay.PREFETCH_LEAD));
     }
+    replay.lastTierMinUses(lastTierMinUses);
     List<String> ps = tieredPolicies(policies);
     List<TieredReplay.Result> results = new ArrayList<>();
     for (int k = 0; k < ps.size(); k++) {

@@ -16,6 +16,7 @@ import io.kvtier.cxl.CxlTier;
 import io.kvtier.hbm.HbmTier;
 import io.kvtier.hbm.HbmVariant;
 import io.kvtier.nvme.NvmeTier;
+import io.kvtier.spi.AdmissionPolicy;
 import io.kvtier.spi.EvictionPolicy;
 import io.kvtier.spi.PageStore;
 import io.kvtier.spi.PrefetchPolicy;
@@ -394,6 +395,7 @@ public final class TieredReplay {
   private final Tiers tiers;
   private final boolean verify;
   private PrefetchPolicy prefetch = PrefetchPolicy.none();
+  private int sketchUses = 1;
 
   /** How long before a pause's estimated end {@code --prefetch resume} brings the session back. */
   public static final Duration PREFETCH_LEAD = Duration.ofSeconds(1);
@@ -416,6 +418,22 @@ public final class TieredReplay {
    */
   public TieredReplay prefetch(PrefetchPolicy policy) {
     this.prefetch = Objects.requireNonNull(policy, "policy");
+    return this;
+  }
+
+  /**
+   * Keeps blocks used fewer than {@code minUses} times out of the last tier with {@link
+   * AdmissionPolicy#frequencySketch(int, int)} (a fresh filter per replay); 1 (the default) admits
+   * everything.
+   *
+   * @param minUses 1 to 15
+   * @return this replay
+   */
+  public TieredReplay lastTierMinUses(int minUses) {
+    if (minUses < 1 || minUses > 15) {
+      throw new IllegalArgumentException("minUses must be in [1, 15], was " + minUses);
+    }
+    this.sketchUses = minUses;
     return this;
   }
 
@@ -501,6 +519,9 @@ public final class TieredReplay {
     KvCacheBuilder b =
         KvCache.builder().layout(layout).ticker(clock).eventBuffer(16).prefetch(prefetch);
     List<String> names = tiers.names();
+    if (sketchUses > 1 && names.size() > 1) {
+      b.admission(AdmissionPolicy.frequencySketch(names.size() - 1, sketchUses));
+    }
     List<String> kinds = new ArrayList<>();
     Capture top = null;
     for (String name : names) {

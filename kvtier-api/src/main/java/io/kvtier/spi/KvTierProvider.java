@@ -35,6 +35,15 @@ public interface KvTierProvider {
   EvictionPolicy eviction(String name);
 
   /**
+   * The frequency-sketch admission filter ({@link AdmissionPolicy#frequencySketch(int, int)}).
+   *
+   * @param fromTier the first tier it filters, at least 1
+   * @param minUses the uses a block needs, 1 to 15
+   * @return a fresh filter
+   */
+  AdmissionPolicy frequencySketch(int fromTier, int minUses);
+
+  /**
    * The provider on the class or module path.
    *
    * @return the provider

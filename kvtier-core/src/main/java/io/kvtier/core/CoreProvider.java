@@ -1,6 +1,7 @@
 package io.kvtier.core;
 
 import io.kvtier.KvCache;
+import io.kvtier.spi.AdmissionPolicy;
 import io.kvtier.spi.CacheConfig;
 import io.kvtier.spi.EvictionPolicy;
 import io.kvtier.spi.KvTierProvider;
@@ -25,5 +26,10 @@ public final class CoreProvider implements KvTierProvider {
   @Override
   public EvictionPolicy eviction(String name) {
     return StockPolicies.byName(name);
+  }
+
+  @Override
+  public AdmissionPolicy frequencySketch(int fromTier, int minUses) {
+    return new SketchAdmission(fromTier, minUses, SketchAdmission.DEFAULT_KEYS);
   }
 }

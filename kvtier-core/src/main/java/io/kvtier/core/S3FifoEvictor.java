@@ -40,7 +40,11 @@ import java.util.Objects;
  *
  * <p><b>Leaf-only eviction.</b> Interior blocks of the prefix tree are in the queues too (they
  * become leaves when their children go), so a scan may rotate past them; the amortized cost per
- * victim is about the ratio of blocks to evictable leaves.
+ * victim is about the ratio of blocks to evictable leaves. The evictor counts its evictable blocks
+ * (from {@link #onEvictable}) and starts no scan while there are none: with every block pinned, a
+ * scan of {@code 4|M|} steps would find nothing and age every block on the way, and an allocation
+ * that makes pause pins give way one by one asks for a victim after each (the Claude Code replay
+ * with 64 conversations at once spent over 40 minutes in such scans).
  *
  * <p><b>Concurrency.</b> Single writer: the cache calls it under its metadata lock.
  *
@@ -91,6 +95,10 @@ final class S3FifoEvictor implements Evictor {
   private byte[] queue = new byte[0];
   private byte[] freq = new byte[0];
   private long[] fingerprint = new long[0];
+  private boolean[] evictable = new boolean[0];
+
+  /** Queued blocks that are evictable now: a scan that could find nothing is not started. */
+  private int evictableCount;
 
   /** Indexed by {@link #SMALL} and {@link #MAIN}; the head is the newest, the tail the oldest. */
   private final int[] head = {NIL, NIL, NIL};
@@ -123,6 +131,7 @@ final class S3FifoEvictor implements Evictor {
     fingerprint[block] = fp;
     freq[block] = 0;
     pushHead(ghost.remove(fp) ? MAIN : SMALL, block);
+    setEvictable(block, view.evictable(block));
   }
 
   @Override
@@ -133,8 +142,17 @@ final class S3FifoEvictor implements Evictor {
   }
 
   @Override
-  public void onEvictable(int block, boolean evictable) {
-    // Read from the view when the block reaches a queue's tail.
+  public void onEvictable(int block, boolean isEvictable) {
+    if (queued(block)) {
+      setEvictable(block, isEvictable);
+    }
+  }
+
+  private void setEvictable(int block, boolean e) {
+    if (evictable[block] != e) {
+      evictable[block] = e;
+      evictableCount += e ? 1 : -1;
+    }
   }
 
   @Override
@@ -166,6 +184,9 @@ final class S3FifoEvictor implements Evictor {
   }
 
   private int choose() {
+    if (evictableCount == 0) {
+      return NONE; // a scan would rotate and age every block and still find nothing
+    }
     int v;
     if (size[SMALL] > 0 && (size[SMALL] >= smallTarget || size[MAIN] == 0)) {
       v = scanSmall();
@@ -284,5 +305,6 @@ final class S3FifoEvictor implements Evictor {
     queue = Arrays.copyOf(queue, len);
     freq = Arrays.copyOf(freq, len);
     fingerprint = Arrays.copyOf(fingerprint, len);
+    evictable = Arrays.copyOf(evictable, len);
   }
 }

@@ -153,15 +153,31 @@ class S3FifoEvictorTest {
     S3FifoEvictor e = evictor(10);
     e.onInsert(0); // pinned for now
     e.onAccess(0);
-    e.onInsert(1); // an interior block
-    assertThat(e.victim()).isEqualTo(Evictor.NONE);
+    insertLeaf(e, 1);
+    assertThat(e.victim()).isEqualTo(1); // the scan passes 0 on the way
     assertThat(e.queueOf(0)).as("promoted, count reset").isEqualTo(S3FifoEvictor.MAIN);
+    e.onRemove(1);
     for (int i = 0; i < 5; i++) {
       e.onAccess(0); // capped at 3
     }
     blocks.evictable[0] = true;
     e.onEvictable(0, true);
     assertThat(e.victim()).isEqualTo(0);
+  }
+
+  @Test
+  void withNothingEvictable_noScanRuns_soNoBlockIsPromotedOrAged() {
+    S3FifoEvictor e = evictor(10);
+    e.onInsert(0); // pinned
+    e.onAccess(0);
+    e.onInsert(1); // an interior block
+    assertThat(e.victim()).isEqualTo(Evictor.NONE);
+    assertThat(e.queueOf(0)).as("still on probation, count kept").isEqualTo(S3FifoEvictor.SMALL);
+    insertLeaf(e, 2);
+    assertThat(e.victim()).isEqualTo(2);
+    assertThat(e.queueOf(0))
+        .as("its count promotes it when a real scan passes")
+        .isEqualTo(S3FifoEvictor.MAIN);
   }
 
   @Test

@@ -174,6 +174,32 @@ class TierChainTest {
   }
 
   @Test
+  void frequencySketch_keepsOneHitBlocksOut_andAdmitsTheSameContentOnItsSecondLife()
+      throws Exception {
+    chain(4, 32, WritePolicy.writeBack(), AdmissionPolicy.frequencySketch(1, 2));
+    int[] once = seq(10, 16);
+    int[] reused = seq(200, 16);
+    run(once);
+    run(reused);
+    run(reused); // one hit on each of its blocks
+    run(seq(50, 16)); // evicts both from the top tier
+    assertThat(cache.probe(NS, once).blocksPerTier()).containsExactly(0, 0); // one use: dropped
+    assertThat(cache.probe(NS, reused).blocksPerTier()).containsExactly(0, 4);
+    run(once); // computed again: its second life
+    run(seq(90, 16));
+    assertThat(cache.probe(NS, once).blocksPerTier()).containsExactly(0, 4);
+  }
+
+  @Test
+  void frequencySketch_rejectsBadArguments_andLeavesUpperTiersAlone() {
+    assertThatThrownBy(() -> AdmissionPolicy.frequencySketch(0, 2))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> AdmissionPolicy.frequencySketch(1, 16))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(AdmissionPolicy.frequencySketch(2, 15).admit(1, 0, null)).isTrue();
+  }
+
+  @Test
   void corruptedLowerCopy_isAMiss_neverServed() throws Exception {
     chain(4, 32, WritePolicy.writeBack(), AdmissionPolicy.always());
     int[] a = seq(10, 16);
