@@ -126,10 +126,10 @@ class S3FifoEvictorTest {
 
     blocks.evictable[3] = false;
     e.onEvictable(3, false);
-    blocks.evictable[1] = true; // in M, its count must run down first
+    blocks.evictable[1] = true; // accessed on probation: promoted, then its count runs down
     e.onEvictable(1, true);
-    assertThat(e.queueOf(1)).isEqualTo(S3FifoEvictor.MAIN);
     assertThat(e.victim()).isEqualTo(1);
+    assertThat(e.queueOf(1)).isEqualTo(S3FifoEvictor.MAIN);
   }
 
   @Test
@@ -151,12 +151,12 @@ class S3FifoEvictorTest {
   @Test
   void mainQueueBlockWithAFullCount_isFoundOnceItRunsDown() {
     S3FifoEvictor e = evictor(10);
-    e.onInsert(0); // pinned for now
-    e.onAccess(0);
+    blocks.fingerprint[1] = 7;
     insertLeaf(e, 1);
-    assertThat(e.victim()).isEqualTo(1); // the scan passes 0 on the way
-    assertThat(e.queueOf(0)).as("promoted, count reset").isEqualTo(S3FifoEvictor.MAIN);
-    e.onRemove(1);
+    e.onRemove(1); // left from S: its fingerprint is a ghost
+    blocks.fingerprint[0] = 7;
+    e.onInsert(0); // pinned for now; the ghost hit puts it in M
+    assertThat(e.queueOf(0)).isEqualTo(S3FifoEvictor.MAIN);
     for (int i = 0; i < 5; i++) {
       e.onAccess(0); // capped at 3
     }
@@ -166,14 +166,17 @@ class S3FifoEvictorTest {
   }
 
   @Test
-  void withNothingEvictable_noScanRuns_soNoBlockIsPromotedOrAged() {
+  void aBlockThatCannotGo_isParkedWithItsCount_andComesBackAtItsQueuesTail() {
     S3FifoEvictor e = evictor(10);
     e.onInsert(0); // pinned
     e.onAccess(0);
     e.onInsert(1); // an interior block
     assertThat(e.victim()).isEqualTo(Evictor.NONE);
     assertThat(e.queueOf(0)).as("still on probation, count kept").isEqualTo(S3FifoEvictor.SMALL);
+    assertThat(e.smallSize()).as("parked blocks still count in their queue").isEqualTo(2);
     insertLeaf(e, 2);
+    blocks.evictable[0] = true;
+    e.onEvictable(0, true); // back at S's tail, older than 2
     assertThat(e.victim()).isEqualTo(2);
     assertThat(e.queueOf(0))
         .as("its count promotes it when a real scan passes")
