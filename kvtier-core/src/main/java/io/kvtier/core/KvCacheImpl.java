@@ -1664,27 +1664,28 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   private static final byte SLOT_MOVABLE = 1;
   private static final byte SLOT_HELD = 2;
 
-  /** Per top-tier slot during {@link #branchRun}: its state, and its block when movable. */
+  /** Per top-tier slot during {@link #takeRun}: its state, and its block when movable. */
   private byte[] slotState;
 
   private int[] slotOwner;
 
   /**
-   * {@code n} pages for a branch as one run of consecutive top-tier slots, or null when the tier
-   * cannot give one (then the caller allocates page by page). The run is placed, in this order of
-   * preference: just below the slots the branch's group already took ({@code low}), just above them
-   * ({@code high}), at {@code hintSlot} (a first run: where the sequence would go on), at the top
-   * of the cheapest window with room below for {@code siblings} more runs of the same size (a first
-   * run that must move pages), else wherever the fewest pages must move. When the tier is full,
-   * exactly the evictions that {@code n} single pages would cause are made first (the policy's
-   * victims, dead blocks first, wherever they lie); then the pages that only the index holds inside
-   * the chosen window are copied into the slots those evictions freed, and the window is taken. So
-   * a branch's pages come back as one run when it is discarded, whether they came from free space
-   * or from eviction, at the cost of up to {@code n} page copies, and the cache keeps what it would
-   * have kept. O(capacity) per call, for growth of at least two pages at once; not used under
-   * tenant or session quotas.
+   * {@code n} pages for a lease as one run of consecutive top-tier slots, or null when the tier
+   * cannot give one (then the caller allocates page by page): for a branch ({@code low} and {@code
+   * high} at or above 0 once its group took a run), and for any lease that must evict to grow. The
+   * run is placed, in this order of preference: just below the slots the branch's group already
+   * took ({@code low}), just above them ({@code high}), at {@code hintSlot} (a first run: where the
+   * sequence would go on), at the top of the cheapest window with room below for {@code siblings}
+   * more runs of the same size (a first run that must move pages), else wherever the fewest pages
+   * must move. When the tier is full, exactly the evictions (and pause pins given up) that {@code
+   * n} single pages would cause are made first (the policy's victims, dead blocks first, wherever
+   * they lie); then the pages that only the index holds inside the chosen window are copied into
+   * the slots those evictions freed, and the window is taken. So a branch's pages come back as one
+   * run when it is discarded, whether they came from free space or from eviction, at the cost of up
+   * to {@code n} page copies, and the cache keeps what it would have kept. O(capacity) per call,
+   * for growth of at least two pages at once; not used under tenant or session quotas.
    */
-  long[] branchRun(LeaseImpl lease, int n, int low, int high, int hintSlot, int siblings) {
+  long[] takeRun(LeaseImpl lease, int n, int low, int high, int hintSlot, int siblings) {
     Tier t = top;
     int cap = (int) t.store.capacityPages();
     if (n < 2 || n > cap || !t.usable() || hints.payer(lease) != null) {
@@ -1693,7 +1694,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     int stuckBefore = stuck.size();
     try {
       while (t.pages.freePages() < n) {
-        if (!evictOne(t) && !hints.yieldPin()) {
+        if (!evictOne(t) && !yieldPausePin() && !hints.yieldPin()) {
           return null;
         }
       }
@@ -1708,16 +1709,24 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     }
     byte[] state = slotState;
     for (int s = 0; s < cap; s++) {
-      state[s] = t.pages.refCountOfSlot(s) == 0 ? SLOT_FREE : SLOT_HELD;
-    }
-    for (int b = 0, blocks = index.capacity(); b < blocks; b++) {
-      if (!index.live(b) || !index.hasCopy(b, 0)) {
-        continue;
-      }
-      int s = index.slot(b, 0);
-      if (t.pages.refCountOfSlot(s) == 1 && !index.busy(b, 0) && t.inFlightRefs(s) == 0) {
+      int refs = t.pages.refCountOfSlot(s);
+      int b = refs == 1 ? index.topOwner(s) : -1;
+      if (refs == 0) {
+        state[s] = SLOT_FREE;
+      } else if (b >= 0 && !index.busy(b, 0) && t.inFlightRefs(s) == 0) {
         state[s] = SLOT_MOVABLE;
         slotOwner[s] = b;
+      } else {
+        state[s] = SLOT_HELD;
+      }
+    }
+    // a pinned block's path keeps its top-tier slots: a pin promises the pages stay where they are
+    for (int s = 0; s < cap; s++) {
+      int b = state[s] == SLOT_FREE ? -1 : index.topOwner(s);
+      if (b >= 0 && index.pins(b) > 0) {
+        for (int x = b; !PrefixIndex.isRoot(x) && index.hasCopy(x, 0); x = index.parent(x)) {
+          state[index.slot(x, 0)] = SLOT_HELD;
+        }
       }
     }
     int at = -1;
