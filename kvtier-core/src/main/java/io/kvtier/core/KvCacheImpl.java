@@ -659,6 +659,16 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     return true;
   }
 
+  /** Whether a tier below the top one is usable now (lock held). */
+  boolean hasLowerTier() {
+    for (int t = 1; t < tiers.length; t++) {
+      if (tiers[t].usable()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Pause pins that gave way to allocations (for tests and stats). */
   private long pauseYields;
 

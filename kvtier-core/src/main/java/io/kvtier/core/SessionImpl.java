@@ -147,7 +147,9 @@ final class SessionImpl implements Session {
     try {
       check();
       cache.tick();
-      Duration ttl = cache.config.retention().pauseTtl(kind, expected);
+      long contextTokens = tailValid() ? (long) cache.index.depth(tail) * cache.tpb : 0;
+      Duration ttl =
+          cache.config.retention().pauseTtl(kind, expected, contextTokens, cache.hasLowerTier());
       if (ttl != null && !ttl.isNegative() && !ttl.isZero()) {
         pinFor(ttl, true);
       }
