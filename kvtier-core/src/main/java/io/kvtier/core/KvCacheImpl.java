@@ -1730,10 +1730,15 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         state[s] = SLOT_HELD;
       }
     }
-    // a pinned block's path keeps its top-tier slots: a pin promises the pages stay where they are
+    // a pinned block's path keeps its top-tier slots. Pause and warm-prefix pins give way to any
+    // allocation (their blocks may be evicted), so for a branch's run, whose pages come back within
+    // the request, their paths may move, which keeps them cached; a long prompt's run, which only
+    // might fork, does not move them (at 1% of the agentic trace that would copy 8x the pages)
+    boolean branch = low >= 0 || siblings > 0;
+    int[] soft = branch ? softPinnedBlocks() : new int[0];
     for (int s = 0; s < cap; s++) {
       int b = state[s] == SLOT_FREE ? -1 : index.topOwner(s);
-      if (b >= 0 && index.pins(b) > 0) {
+      if (b >= 0 && index.pins(b) > softPins(soft, b)) {
         for (int x = b; !PrefixIndex.isRoot(x) && index.hasCopy(x, 0); x = index.parent(x)) {
           state[index.slot(x, 0)] = SLOT_HELD;
         }
@@ -1746,12 +1751,20 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       } else if (windowCost(high + 1, n) >= 0) {
         at = high + 1;
       }
+    } else if (siblings > 0 && (long) (siblings + 1) * n <= cap) {
+      // a group's first run: at the top of a window with room below for its siblings' runs (so
+      // that the pages kept of the discarded ones, the lowest, sit at the window's edge and what
+      // is freed joins the first branch's run), where the sequence goes on if that window is as
+      // cheap as any, else the cheapest
+      int group = (siblings + 1) * n;
+      int w = cheapestWindow(group);
+      int here = windowCost(hintSlot, group);
+      if (here >= 0 && (w < 0 || here <= windowCost(w, group))) {
+        w = hintSlot;
+      }
+      at = w < 0 ? -1 : w + siblings * n;
     } else if (windowCost(hintSlot, n) == 0) {
       at = hintSlot;
-    } else if (siblings > 0 && (long) (siblings + 1) * n <= cap) {
-      // a first run that must move pages: leave room below it for its siblings' runs
-      int w = cheapestWindow((siblings + 1) * n);
-      at = w < 0 ? -1 : w + siblings * n;
     }
     if (at < 0) {
       at = cheapestWindow(n);
@@ -1773,6 +1786,46 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
     }
     return run;
+  }
+
+  /**
+   * The blocks pinned by pins that give way to allocations (pause pins, warm-prefix pins), one
+   * entry per pin, sorted.
+   */
+  private int[] softPinnedBlocks() {
+    int[] soft = new int[pinExpiry.size() + 8];
+    int n = 0;
+    for (SessionImpl s : pinExpiry) {
+      if (s.pinnedByPause()) {
+        soft[n++] = s.pinnedBlock();
+      }
+    }
+    int[] warm = hints.warmPinnedList();
+    if (n + warm.length > soft.length) {
+      soft = Arrays.copyOf(soft, n + warm.length);
+    }
+    System.arraycopy(warm, 0, soft, n, warm.length);
+    n += warm.length;
+    soft = Arrays.copyOf(soft, n);
+    Arrays.sort(soft);
+    return soft;
+  }
+
+  /** How many times {@code b} occurs in the sorted {@code soft}. */
+  private static int softPins(int[] soft, int b) {
+    int i = Arrays.binarySearch(soft, b);
+    if (i < 0) {
+      return 0;
+    }
+    int lo = i;
+    while (lo > 0 && soft[lo - 1] == b) {
+      lo--;
+    }
+    int hi = i;
+    while (hi + 1 < soft.length && soft[hi + 1] == b) {
+      hi++;
+    }
+    return hi - lo + 1;
   }
 
   /** Gives back the pages of a run that could not be completed; returns null. */
@@ -1855,6 +1908,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       t.store.copy(slot, dst);
       index.moveCopy(b, t.ordinal, dst);
       hints.moved(slot, dst);
+      t.movedPages++;
       t.pages.release(t.pages.handleOf(slot));
       if (++used == runs[2 * bySize[run] + 1]) {
         run++;
@@ -1922,6 +1976,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     t.store.copy(slot, dst);
     index.moveCopy(b, t.ordinal, dst);
     hints.moved(slot, dst);
+    t.movedPages++;
     t.pages.release(t.pages.handleOf(slot));
     return t.pages.allocateAt(slot);
   }
