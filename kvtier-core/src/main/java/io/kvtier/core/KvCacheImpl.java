@@ -1684,16 +1684,19 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
    * cannot give one (then the caller allocates page by page): for a branch ({@code low} and {@code
    * high} at or above 0 once its group took a run), and for any lease that must evict to grow. The
    * run is placed, in this order of preference: just below the slots the branch's group already
-   * took ({@code low}), just above them ({@code high}), at {@code hintSlot} (a first run: where the
-   * sequence would go on), at the top of the cheapest window with room below for {@code siblings}
-   * more runs of the same size (a first run that must move pages), else wherever the fewest pages
-   * must move. When the tier is full, exactly the evictions (and pause pins given up) that {@code
-   * n} single pages would cause are made first (the policy's victims, dead blocks first, wherever
-   * they lie); then the pages that only the index holds inside the chosen window are copied into
-   * the slots those evictions freed, and the window is taken. So a branch's pages come back as one
-   * run when it is discarded, whether they came from free space or from eviction, at the cost of up
-   * to {@code n} page copies, and the cache keeps what it would have kept. O(capacity) per call,
-   * for growth of at least two pages at once; not used under tenant or session quotas.
+   * took ({@code low}), just above them ({@code high}); a group's first run at the top of a window
+   * with room below for {@code siblings} more runs of the same size, the one from {@code hintSlot}
+   * (where the sequence would go on) if it is as cheap as any, else the cheapest; another lease's
+   * run at {@code hintSlot} if nothing must move there; else wherever the fewest pages must move.
+   * Paths pinned by a session's own pin, a lookup or a prefetch never move; paths held only by
+   * pause or warm-prefix pins move for a branch's run ({@code softPinnedBlocks}). When the tier is
+   * full, exactly the evictions (and pause pins given up) that {@code n} single pages would cause
+   * are made first (the policy's victims, dead blocks first, wherever they lie); then the pages
+   * that only the index holds inside the chosen window are copied into the slots those evictions
+   * freed, and the window is taken. So a branch's pages come back as one run when it is discarded,
+   * whether they came from free space or from eviction, at the cost of up to {@code n} page copies,
+   * and the cache keeps what it would have kept. O(capacity) per call, for growth of at least two
+   * pages at once; not used under tenant or session quotas.
    */
   long[] takeRun(LeaseImpl lease, int n, int low, int high, int hintSlot, int siblings) {
     Tier t = top;
