@@ -147,6 +147,17 @@ final class BranchMeter {
     }
   }
 
+  private long movedPages;
+
+  /**
+   * The replay ended, the cache still open.
+   *
+   * @param moved the pages the cache moved within its tier to make runs
+   */
+  void ended(long moved) {
+    movedPages = moved;
+  }
+
   /**
    * The figures.
    *
@@ -163,6 +174,7 @@ final class BranchMeter {
         moments,
         minRatio,
         freedPages,
-        freedPages == 0 ? Double.NaN : (double) freedInWholeRuns / freedPages);
+        freedPages == 0 ? Double.NaN : (double) freedInWholeRuns / freedPages,
+        movedPages);
   }
 }

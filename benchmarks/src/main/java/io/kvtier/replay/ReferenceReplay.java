@@ -152,6 +152,8 @@ public final class ReferenceReplay {
    * @param wholeRunShare Σ over discarded branches of the pages freed in the branch's longest run
    *     of consecutive slots / {@code freedBranchPages}: 1 when every branch came back as one run,
    *     NaN when none freed anything
+   * @param movedPages pages the cache copied from one slot of its tier to another to make runs of
+   *     consecutive slots ({@link io.kvtier.TierStats#movedPages()}), over the whole replay
    */
   public record BranchStats(
       int forks,
@@ -163,7 +165,8 @@ public final class ReferenceReplay {
       long freeRunMoments,
       double minFreeRunRatio,
       long freedBranchPages,
-      double wholeRunShare) {}
+      double wholeRunShare,
+      long movedPages) {}
 
   /** Told about progress every so many requests. */
   @FunctionalInterface
@@ -320,6 +323,7 @@ public final class ReferenceReplay {
       }
       CacheStats stats = cache.stats();
       evicted = stats.evictedBlocks();
+      meter.ended(stats.tiers().get(0).movedPages());
     }
     progress.at(n, n);
     return new Result(

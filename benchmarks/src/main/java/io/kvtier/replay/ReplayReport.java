@@ -207,6 +207,10 @@ public record ReplayReport(
             + " longest run / least (largest free run / free pages) right after a reclamation,"
             + " over those leaving >= %d pages free%n",
         a.freeFloor());
+    branchRows(out, fr, b -> String.format(Locale.ROOT, "%,d", b.movedPages()));
+    out.println(
+        "cells: pages copied from one slot to another to make runs (branches' runs, long prompts"
+            + " in a full tier, kept branch pages moved out of a freed run)");
   }
 
   private void branchRows(
@@ -343,6 +347,7 @@ public record ReplayReport(
     m.put("min_free_run_ratio", b.minFreeRunRatio());
     m.put("freed_branch_pages", b.freedBranchPages());
     m.put("whole_run_share", b.wholeRunShare());
+    m.put("moved_pages", b.movedPages());
     m.put("wall_ms", r.wallMillis());
     if (r.siblingPromptBlocks() > 0) {
       m.put("sibling_prompt_blocks", r.siblingPromptBlocks());

@@ -521,6 +521,19 @@ final class AgentHints implements PrefetchContext {
     }
   }
 
+  /** The blocks the warm pins pin now, one entry per pin. */
+  int[] warmPinnedList() {
+    int n = 0;
+    List<Warm> all = entries();
+    int[] out = new int[all.size()];
+    for (Warm w : all) {
+      if (w.pinned != NONE) {
+        out[n++] = w.pinned;
+      }
+    }
+    return Arrays.copyOf(out, n);
+  }
+
   /** Blocks the warm pins hold now, counted as the cap counts them. */
   int warmPinnedBlocks() {
     return warmPinned;

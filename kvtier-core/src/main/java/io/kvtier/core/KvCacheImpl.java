@@ -1674,27 +1674,31 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   private static final byte SLOT_MOVABLE = 1;
   private static final byte SLOT_HELD = 2;
 
-  /** Per top-tier slot during {@link #branchRun}: its state, and its block when movable. */
+  /** Per top-tier slot during {@link #takeRun}: its state, and its block when movable. */
   private byte[] slotState;
 
   private int[] slotOwner;
 
   /**
-   * {@code n} pages for a branch as one run of consecutive top-tier slots, or null when the tier
-   * cannot give one (then the caller allocates page by page). The run is placed, in this order of
-   * preference: just below the slots the branch's group already took ({@code low}), just above them
-   * ({@code high}), at {@code hintSlot} (a first run: where the sequence would go on), at the top
-   * of the cheapest window with room below for {@code siblings} more runs of the same size (a first
-   * run that must move pages), else wherever the fewest pages must move. When the tier is full,
-   * exactly the evictions that {@code n} single pages would cause are made first (the policy's
-   * victims, dead blocks first, wherever they lie); then the pages that only the index holds inside
-   * the chosen window are copied into the slots those evictions freed, and the window is taken. So
-   * a branch's pages come back as one run when it is discarded, whether they came from free space
-   * or from eviction, at the cost of up to {@code n} page copies, and the cache keeps what it would
-   * have kept. O(capacity) per call, for growth of at least two pages at once; not used under
-   * tenant or session quotas.
+   * {@code n} pages for a lease as one run of consecutive top-tier slots, or null when the tier
+   * cannot give one (then the caller allocates page by page): for a branch ({@code low} and {@code
+   * high} at or above 0 once its group took a run), and for any lease that must evict to grow. The
+   * run is placed, in this order of preference: just below the slots the branch's group already
+   * took ({@code low}), just above them ({@code high}); a group's first run at the top of a window
+   * with room below for {@code siblings} more runs of the same size, the one from {@code hintSlot}
+   * (where the sequence would go on) if it is as cheap as any, else the cheapest; another lease's
+   * run at {@code hintSlot} if nothing must move there; else wherever the fewest pages must move.
+   * Paths pinned by a session's own pin, a lookup or a prefetch never move; paths held only by
+   * pause or warm-prefix pins move for a branch's run ({@code softPinnedBlocks}). When the tier is
+   * full, exactly the evictions (and pause pins given up) that {@code n} single pages would cause
+   * are made first (the policy's victims, dead blocks first, wherever they lie); then the pages
+   * that only the index holds inside the chosen window are copied into the slots those evictions
+   * freed, and the window is taken. So a branch's pages come back as one run when it is discarded,
+   * whether they came from free space or from eviction, at the cost of up to {@code n} page copies,
+   * and the cache keeps what it would have kept. O(capacity) per call, for growth of at least two
+   * pages at once; not used under tenant or session quotas.
    */
-  long[] branchRun(LeaseImpl lease, int n, int low, int high, int hintSlot, int siblings) {
+  long[] takeRun(LeaseImpl lease, int n, int low, int high, int hintSlot, int siblings) {
     Tier t = top;
     int cap = (int) t.store.capacityPages();
     if (n < 2 || n > cap || !t.usable() || hints.payer(lease) != null) {
@@ -1703,7 +1707,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     int stuckBefore = stuck.size();
     try {
       while (t.pages.freePages() < n) {
-        if (!evictOne(t) && !hints.yieldPin()) {
+        if (!evictOne(t) && !yieldPausePin() && !hints.yieldPin()) {
           return null;
         }
       }
@@ -1718,16 +1722,29 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     }
     byte[] state = slotState;
     for (int s = 0; s < cap; s++) {
-      state[s] = t.pages.refCountOfSlot(s) == 0 ? SLOT_FREE : SLOT_HELD;
-    }
-    for (int b = 0, blocks = index.capacity(); b < blocks; b++) {
-      if (!index.live(b) || !index.hasCopy(b, 0)) {
-        continue;
-      }
-      int s = index.slot(b, 0);
-      if (t.pages.refCountOfSlot(s) == 1 && !index.busy(b, 0) && t.inFlightRefs(s) == 0) {
+      int refs = t.pages.refCountOfSlot(s);
+      int b = refs == 1 ? index.topOwner(s) : -1;
+      if (refs == 0) {
+        state[s] = SLOT_FREE;
+      } else if (b >= 0 && !index.busy(b, 0) && t.inFlightRefs(s) == 0) {
         state[s] = SLOT_MOVABLE;
         slotOwner[s] = b;
+      } else {
+        state[s] = SLOT_HELD;
+      }
+    }
+    // a pinned block's path keeps its top-tier slots. Pause and warm-prefix pins give way to any
+    // allocation (their blocks may be evicted), so for a branch's run, whose pages come back within
+    // the request, their paths may move, which keeps them cached; a long prompt's run, which only
+    // might fork, does not move them (at 1% of the agentic trace that would copy 8x the pages)
+    boolean branch = low >= 0 || siblings > 0;
+    int[] soft = branch ? softPinnedBlocks() : new int[0];
+    for (int s = 0; s < cap; s++) {
+      int b = state[s] == SLOT_FREE ? -1 : index.topOwner(s);
+      if (b >= 0 && index.pins(b) > softPins(soft, b)) {
+        for (int x = b; !PrefixIndex.isRoot(x) && index.hasCopy(x, 0); x = index.parent(x)) {
+          state[index.slot(x, 0)] = SLOT_HELD;
+        }
       }
     }
     int at = -1;
@@ -1737,12 +1754,20 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       } else if (windowCost(high + 1, n) >= 0) {
         at = high + 1;
       }
+    } else if (siblings > 0 && (long) (siblings + 1) * n <= cap) {
+      // a group's first run: at the top of a window with room below for its siblings' runs (so
+      // that the pages kept of the discarded ones, the lowest, sit at the window's edge and what
+      // is freed joins the first branch's run), where the sequence goes on if that window is as
+      // cheap as any, else the cheapest
+      int group = (siblings + 1) * n;
+      int w = cheapestWindow(group);
+      int here = windowCost(hintSlot, group);
+      if (here >= 0 && (w < 0 || here <= windowCost(w, group))) {
+        w = hintSlot;
+      }
+      at = w < 0 ? -1 : w + siblings * n;
     } else if (windowCost(hintSlot, n) == 0) {
       at = hintSlot;
-    } else if (siblings > 0 && (long) (siblings + 1) * n <= cap) {
-      // a first run that must move pages: leave room below it for its siblings' runs
-      int w = cheapestWindow((siblings + 1) * n);
-      at = w < 0 ? -1 : w + siblings * n;
     }
     if (at < 0) {
       at = cheapestWindow(n);
@@ -1764,6 +1789,46 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
     }
     return run;
+  }
+
+  /**
+   * The blocks pinned by pins that give way to allocations (pause pins, warm-prefix pins), one
+   * entry per pin, sorted.
+   */
+  private int[] softPinnedBlocks() {
+    int[] soft = new int[pinExpiry.size() + 8];
+    int n = 0;
+    for (SessionImpl s : pinExpiry) {
+      if (s.pinnedByPause()) {
+        soft[n++] = s.pinnedBlock();
+      }
+    }
+    int[] warm = hints.warmPinnedList();
+    if (n + warm.length > soft.length) {
+      soft = Arrays.copyOf(soft, n + warm.length);
+    }
+    System.arraycopy(warm, 0, soft, n, warm.length);
+    n += warm.length;
+    soft = Arrays.copyOf(soft, n);
+    Arrays.sort(soft);
+    return soft;
+  }
+
+  /** How many times {@code b} occurs in the sorted {@code soft}. */
+  private static int softPins(int[] soft, int b) {
+    int i = Arrays.binarySearch(soft, b);
+    if (i < 0) {
+      return 0;
+    }
+    int lo = i;
+    while (lo > 0 && soft[lo - 1] == b) {
+      lo--;
+    }
+    int hi = i;
+    while (hi + 1 < soft.length && soft[hi + 1] == b) {
+      hi++;
+    }
+    return hi - lo + 1;
   }
 
   /** Gives back the pages of a run that could not be completed; returns null. */
@@ -1846,6 +1911,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       t.store.copy(slot, dst);
       index.moveCopy(b, t.ordinal, dst);
       hints.moved(slot, dst);
+      t.movedPages++;
       t.pages.release(t.pages.handleOf(slot));
       if (++used == runs[2 * bySize[run] + 1]) {
         run++;
@@ -1913,6 +1979,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     t.store.copy(slot, dst);
     index.moveCopy(b, t.ordinal, dst);
     hints.moved(slot, dst);
+    t.movedPages++;
     t.pages.release(t.pages.handleOf(slot));
     return t.pages.allocateAt(slot);
   }

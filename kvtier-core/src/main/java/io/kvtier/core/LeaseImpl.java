@@ -347,7 +347,7 @@ final class LeaseImpl implements Lease {
               + capacity
               + ": split the request or give the tier more capacity");
     }
-    if (group != null && growBranchAsRun(need)) {
+    if ((group != null || asRun(need - pageCount, capacity)) && growAsRun(need)) {
       tokenCount = target;
       return;
     }
@@ -384,11 +384,26 @@ final class LeaseImpl implements Lease {
   }
 
   /**
-   * Grows a branch to {@code need} pages with one run of consecutive slots next to its group's
-   * ({@link KvCacheImpl#branchRun}), copying a shared partial last page into the run's first slot;
-   * false, having changed nothing, when the cache cannot give a run.
+   * Whether a lease outside a branch group takes {@code more} pages as one run: when the tier must
+   * evict for them (otherwise the allocator's hints already give runs) and they are at least
+   * 1/{@value #RUN_SHARE} of the tier, so that the O(capacity) search is paid for by as many pages.
    */
-  private boolean growBranchAsRun(int need) {
+  private boolean asRun(int more, long capacity) {
+    return more >= Math.max(2, capacity / RUN_SHARE) && cache.pages.freePages() < more;
+  }
+
+  /** See {@link #asRun}. */
+  private static final int RUN_SHARE = 64;
+
+  /**
+   * Grows to {@code need} pages with one run of consecutive slots ({@link KvCacheImpl#takeRun}),
+   * copying a shared partial last page into the run's first slot; false, having changed nothing,
+   * when the cache cannot give a run. A branch's run goes next to its group's; any other lease
+   * comes here only when the tier must evict for it, where page-by-page growth would take the
+   * victims' slots wherever they lie: a long prompt spread over the whole tier, held while its
+   * request runs, leaves no window for its branches' runs (and frees its pages as holes later).
+   */
+  private boolean growAsRun(int need) {
     boolean cow =
         tokenCount % cache.tpb != 0
             && pageCount > 0
@@ -396,7 +411,9 @@ final class LeaseImpl implements Lease {
     int from = cow ? pageCount - 1 : pageCount;
     int before = from > 0 ? (int) PageHandle.index(pages[from - 1]) + 1 : -1;
     long[] run =
-        cache.branchRun(this, need - from, group.low, group.high, before, group.size() - 1);
+        group == null
+            ? cache.takeRun(this, need - from, -1, -1, before, 0)
+            : cache.takeRun(this, need - from, group.low, group.high, before, group.size() - 1);
     if (run == null) {
       return false;
     }
@@ -410,7 +427,9 @@ final class LeaseImpl implements Lease {
     }
     System.arraycopy(run, 0, pages, from, run.length);
     pageCount = need;
-    group.took((int) PageHandle.index(run[0]), run.length);
+    if (group != null) {
+      group.took((int) PageHandle.index(run[0]), run.length);
+    }
     return true;
   }
 

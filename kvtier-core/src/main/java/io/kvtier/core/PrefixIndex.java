@@ -571,6 +571,9 @@ final class PrefixIndex implements BlockView {
       throw new IllegalStateException("block " + b + " already has a copy in tier " + t);
     }
     slots[t][b] = slot;
+    if (t == 0) {
+      ownTopSlot(b, slot);
+    }
     flags[b] |= (byte) (1 << (COPY_SHIFT + t));
     int p = parent(b);
     if (tierKids != null && !isRoot(p)) {
@@ -586,6 +589,32 @@ final class PrefixIndex implements BlockView {
       throw new IllegalStateException("block " + b + " has no copy in tier " + t);
     }
     slots[t][b] = slot;
+    if (t == 0) {
+      ownTopSlot(b, slot);
+    }
+  }
+
+  /**
+   * Per top-tier slot, 1 + the block last given a copy there ({@link #addCopy}, {@link #moveCopy});
+   * 0 for none. Entries are never cleared: {@link #topOwner} checks that the block still holds that
+   * slot, which it does exactly when it was the last one given it.
+   */
+  private int[] topSlotOwner = new int[0];
+
+  private void ownTopSlot(int b, int slot) {
+    if (slot >= topSlotOwner.length) {
+      topSlotOwner = Arrays.copyOf(topSlotOwner, Math.max(slot + 1, 2 * topSlotOwner.length));
+    }
+    topSlotOwner[slot] = b + 1;
+  }
+
+  /** The block whose top-tier copy lives in {@code slot}, or -1 if none: O(1). */
+  int topOwner(int slot) {
+    if (slot < 0 || slot >= topSlotOwner.length) {
+      return -1;
+    }
+    int b = topSlotOwner[slot] - 1;
+    return b >= 0 && live(b) && hasCopy(b, 0) && slots[0][b] == slot ? b : -1;
   }
 
   /** Forgets tier {@code t}'s copy of {@code b} (the caller releases the page). */

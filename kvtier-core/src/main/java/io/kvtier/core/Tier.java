@@ -21,6 +21,10 @@ final class Tier {
   boolean degraded;
 
   long evictions;
+
+  /** Pages copied from one slot of this tier to another to make runs of consecutive slots. */
+  long movedPages;
+
   long hitBlocks;
   long errors;
   final java.util.concurrent.atomic.LongAdder bytesIn = new java.util.concurrent.atomic.LongAdder();
@@ -86,6 +90,7 @@ final class Tier {
         bytesIn.sum(),
         bytesOut.sum(),
         errors,
-        !usable());
+        !usable(),
+        movedPages);
   }
 }

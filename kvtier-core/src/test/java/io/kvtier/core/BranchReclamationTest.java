@@ -120,22 +120,23 @@ class BranchReclamationTest {
       for (int i = 0; i < 2; i++) {
         br.branch(i).extend(seq(1000 * (i + 1), pages * T));
       }
-      br.branch(1).commit();
-      int[] slots = lastSlots(br.branch(1), pages);
+      br.branch(0).commit();
+      int[] slots = lastSlots(br.branch(0), pages);
       assertThat(oneRun(slots)).as("branch pages %s", Arrays.toString(slots)).isTrue();
-      // the second branch's run follows the first's; the first, closed uncommitted, frees its
-      // pages, so that the discarded branch has free space on either side
-      br.branch(0).close();
+      // the first branch's run tops the group's window, the second's lies below it; the second,
+      // closed uncommitted, frees its pages, so that the discarded first branch has free space on
+      // either side
+      br.branch(1).close();
       long around = freeAround(impl, slots[0], slots[pages - 1]);
       assertThat(around).as("the branch lies next to free space").isPositive();
       long runsBefore = impl.pages.freeRuns();
-      br.keep(0).close();
+      br.keep(1).close();
       // the branch's pages and the free space on either side are now one run
       assertThat(runAt(impl, slots[0])).isEqualTo(around + pages);
       assertThat(impl.pages.largestFreeRun()).isGreaterThanOrEqualTo(around + pages);
       assertThat(impl.pages.freeRuns()).isLessThan(runsBefore);
     }
-    assertThat(cache.probeTokens(NS, concat(seq(0, 8), seq(2000, pages * T)), 0)).isEqualTo(8);
+    assertThat(cache.probeTokens(NS, concat(seq(0, 8), seq(1000, pages * T)), 0)).isEqualTo(8);
   }
 
   @Test
