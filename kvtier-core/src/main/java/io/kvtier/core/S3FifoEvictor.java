@@ -169,13 +169,20 @@ final class S3FifoEvictor implements Evictor {
   }
 
   /**
-   * Puts a block that became evictable back at its queue's tail: it entered the FIFO before the
-   * blocks below it (a parent is older than its children), so it is the oldest there.
+   * Puts a block that became evictable back at its queue's head, where a scan that passed it while
+   * it could not go would have put it; a probationary block used meanwhile goes to the main queue,
+   * as that scan would have promoted it.
    */
   private void unpark(int b) {
     int q = queue[b];
     parked[b] = false;
-    pushTail(q, b);
+    if (q == SMALL && freq[b] >= 1) {
+      freq[b] = 0; // used while parked: promoted, as a scan would have on its way
+      members[SMALL]--;
+      members[MAIN]++;
+      q = MAIN;
+    }
+    pushHead(q, b);
   }
 
   @Override
@@ -296,20 +303,6 @@ final class S3FifoEvictor implements Evictor {
       prev[h] = b;
     }
     head[q] = b;
-    queue[b] = (byte) q;
-    size[q]++;
-  }
-
-  private void pushTail(int q, int b) {
-    int t = tail[q];
-    next[b] = NIL;
-    prev[b] = t;
-    if (t == NIL) {
-      head[q] = b;
-    } else {
-      next[t] = b;
-    }
-    tail[q] = b;
     queue[b] = (byte) q;
     size[q]++;
   }

@@ -166,7 +166,7 @@ class S3FifoEvictorTest {
   }
 
   @Test
-  void aBlockThatCannotGo_isParkedWithItsCount_andComesBackAtItsQueuesTail() {
+  void aBlockThatCannotGo_isParkedWithItsCount_andAUseOnProbationPromotesItWhenItComesBack() {
     S3FifoEvictor e = evictor(10);
     e.onInsert(0); // pinned
     e.onAccess(0);
@@ -176,11 +176,20 @@ class S3FifoEvictorTest {
     assertThat(e.smallSize()).as("parked blocks still count in their queue").isEqualTo(2);
     insertLeaf(e, 2);
     blocks.evictable[0] = true;
-    e.onEvictable(0, true); // back at S's tail, older than 2
+    e.onEvictable(0, true); // used while parked on probation: back in M
     assertThat(e.victim()).isEqualTo(2);
-    assertThat(e.queueOf(0))
-        .as("its count promotes it when a real scan passes")
-        .isEqualTo(S3FifoEvictor.MAIN);
+    assertThat(e.queueOf(0)).as("its count promoted it").isEqualTo(S3FifoEvictor.MAIN);
+  }
+
+  @Test
+  void aParentThatBecomesALeaf_comesBackAtTheHead_notAsTheOldest() {
+    S3FifoEvictor e = evictor(10);
+    e.onInsert(0); // a shared prefix: interior, parked
+    insertLeaf(e, 1);
+    insertLeaf(e, 2);
+    blocks.evictable[0] = true;
+    e.onEvictable(0, true); // its last child went
+    assertThat(e.victim()).as("the oldest leaf that waited in the queue").isEqualTo(1);
   }
 
   @Test
