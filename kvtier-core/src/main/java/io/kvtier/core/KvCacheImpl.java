@@ -764,7 +764,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
           if (!evictForPrefetch()) {
             return PageHandle.NONE;
           }
-        } else if (!evictOne(t) && !(t == top && (yieldPausePin() || hints.yieldPin()))) {
+        } else if (!freeOne(t)) {
           return PageHandle.NONE;
         }
         h = t.pages.allocate(hint);
@@ -775,6 +775,17 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         releaseStuck();
       }
     }
+  }
+
+  /**
+   * One step of making room in tier {@code t}: evicts the next victim; in the top tier, when
+   * nothing is evictable, lets a pause pin give way, else a warm-prefix pin (hints never make a
+   * request fail for pages).
+   *
+   * @return whether anything was evicted or unpinned
+   */
+  private boolean freeOne(Tier t) {
+    return evictOne(t) || (t == top && (yieldPausePin() || hints.yieldPin()));
   }
 
   /** Blocks kept out of one allocation's eviction loop: (block, tier, fingerprint). */
@@ -1707,7 +1718,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
     int stuckBefore = stuck.size();
     try {
       while (t.pages.freePages() < n) {
-        if (!evictOne(t) && !yieldPausePin() && !hints.yieldPin()) {
+        if (!freeOne(t)) {
           return null;
         }
       }
