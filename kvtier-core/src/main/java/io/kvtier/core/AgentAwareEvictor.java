@@ -4,7 +4,6 @@ import io.kvtier.PauseKind;
 import io.kvtier.spi.BlockView;
 import io.kvtier.spi.EvictionPolicy;
 import io.kvtier.spi.Evictor;
-import io.kvtier.spi.EvictorContext;
 import java.util.Objects;
 
 /**
@@ -87,22 +86,7 @@ final class AgentAwareEvictor implements Evictor {
 
   /** The policy: one evictor per tier. */
   static final EvictionPolicy POLICY =
-      new EvictionPolicy() {
-        @Override
-        public String name() {
-          return "agent-aware";
-        }
-
-        @Override
-        public Evictor newEvictor(EvictorContext context) {
-          return new AgentAwareEvictor(context.blocks());
-        }
-
-        @Override
-        public String toString() {
-          return "agent-aware";
-        }
-      };
+      new StockPolicies.Named("agent-aware", context -> new AgentAwareEvictor(context.blocks()));
 
   private final BlockView view;
   private final IndexedHeap heap = new IndexedHeap();

@@ -3,7 +3,6 @@ package io.kvtier.core;
 import io.kvtier.spi.BlockView;
 import io.kvtier.spi.EvictionPolicy;
 import io.kvtier.spi.Evictor;
-import io.kvtier.spi.EvictorContext;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -37,22 +36,8 @@ final class ArcEvictor implements Evictor {
 
   /** The policy: one {@link ArcEvictor} per tier. */
   static final EvictionPolicy POLICY =
-      new EvictionPolicy() {
-        @Override
-        public String name() {
-          return "arc";
-        }
-
-        @Override
-        public Evictor newEvictor(EvictorContext context) {
-          return new ArcEvictor(context.blocks(), context.capacityPages());
-        }
-
-        @Override
-        public String toString() {
-          return "arc";
-        }
-      };
+      new StockPolicies.Named(
+          "arc", context -> new ArcEvictor(context.blocks(), context.capacityPages()));
 
   static final byte NOT_QUEUED = 0;
   static final byte T1 = 1;

@@ -3,7 +3,6 @@ package io.kvtier.core;
 import io.kvtier.spi.BlockView;
 import io.kvtier.spi.EvictionPolicy;
 import io.kvtier.spi.Evictor;
-import io.kvtier.spi.EvictorContext;
 import java.util.Objects;
 
 /**
@@ -29,22 +28,7 @@ final class LruEvictor implements Evictor {
 
   /** The policy: one {@link LruEvictor} per tier. */
   static final EvictionPolicy POLICY =
-      new EvictionPolicy() {
-        @Override
-        public String name() {
-          return "lru";
-        }
-
-        @Override
-        public Evictor newEvictor(EvictorContext context) {
-          return new LruEvictor(context.blocks());
-        }
-
-        @Override
-        public String toString() {
-          return "lru";
-        }
-      };
+      new StockPolicies.Named("lru", context -> new LruEvictor(context.blocks()));
 
   private final BlockView view;
   private final IndexedHeap heap = new IndexedHeap();

@@ -3,7 +3,6 @@ package io.kvtier.core;
 import io.kvtier.spi.BlockView;
 import io.kvtier.spi.EvictionPolicy;
 import io.kvtier.spi.Evictor;
-import io.kvtier.spi.EvictorContext;
 import java.util.Objects;
 
 /**
@@ -27,22 +26,7 @@ final class PriorityLruEvictor implements Evictor {
 
   /** The policy: one {@link PriorityLruEvictor} per tier. */
   static final EvictionPolicy POLICY =
-      new EvictionPolicy() {
-        @Override
-        public String name() {
-          return "priority-lru";
-        }
-
-        @Override
-        public Evictor newEvictor(EvictorContext context) {
-          return new PriorityLruEvictor(context.blocks());
-        }
-
-        @Override
-        public String toString() {
-          return "priority-lru";
-        }
-      };
+      new StockPolicies.Named("priority-lru", context -> new PriorityLruEvictor(context.blocks()));
 
   private final BlockView view;
   private final IndexedHeap heap = new IndexedHeap();

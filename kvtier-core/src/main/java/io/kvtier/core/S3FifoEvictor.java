@@ -3,7 +3,6 @@ package io.kvtier.core;
 import io.kvtier.spi.BlockView;
 import io.kvtier.spi.EvictionPolicy;
 import io.kvtier.spi.Evictor;
-import io.kvtier.spi.EvictorContext;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -55,22 +54,8 @@ final class S3FifoEvictor implements Evictor {
 
   /** The policy: one {@link S3FifoEvictor} per tier. */
   static final EvictionPolicy POLICY =
-      new EvictionPolicy() {
-        @Override
-        public String name() {
-          return "s3fifo";
-        }
-
-        @Override
-        public Evictor newEvictor(EvictorContext context) {
-          return new S3FifoEvictor(context.blocks(), context.capacityPages());
-        }
-
-        @Override
-        public String toString() {
-          return "s3fifo";
-        }
-      };
+      new StockPolicies.Named(
+          "s3fifo", context -> new S3FifoEvictor(context.blocks(), context.capacityPages()));
 
   /** {@link #queueOf(int)}: not in the tier. */
   static final int NOT_QUEUED = 0;

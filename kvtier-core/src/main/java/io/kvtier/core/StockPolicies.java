@@ -1,7 +1,10 @@
 package io.kvtier.core;
 
 import io.kvtier.spi.EvictionPolicy;
+import io.kvtier.spi.Evictor;
+import io.kvtier.spi.EvictorContext;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The stock eviction policies by name, as {@link io.kvtier.spi.EvictionPolicy#named(String)} and
@@ -24,6 +27,25 @@ final class StockPolicies {
           AgentAwareEvictor.POLICY);
 
   private StockPolicies() {}
+
+  /**
+   * A stock policy: its name (also its {@code toString}, as the replay prints it) and how it makes
+   * a fresh evictor for a tier.
+   *
+   * @param name the policy's name
+   * @param factory a fresh evictor per tier
+   */
+  record Named(String name, Function<EvictorContext, Evictor> factory) implements EvictionPolicy {
+    @Override
+    public Evictor newEvictor(EvictorContext context) {
+      return factory.apply(context);
+    }
+
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
 
   /**
    * A stock policy by name.

@@ -3,7 +3,6 @@ package io.kvtier.core;
 import io.kvtier.spi.BlockView;
 import io.kvtier.spi.EvictionPolicy;
 import io.kvtier.spi.Evictor;
-import io.kvtier.spi.EvictorContext;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -47,22 +46,8 @@ final class TinyLfuEvictor implements Evictor {
 
   /** The policy: one {@link TinyLfuEvictor} per tier. */
   static final EvictionPolicy POLICY =
-      new EvictionPolicy() {
-        @Override
-        public String name() {
-          return "tinylfu";
-        }
-
-        @Override
-        public Evictor newEvictor(EvictorContext context) {
-          return new TinyLfuEvictor(context.blocks(), context.capacityPages());
-        }
-
-        @Override
-        public String toString() {
-          return "tinylfu";
-        }
-      };
+      new StockPolicies.Named(
+          "tinylfu", context -> new TinyLfuEvictor(context.blocks(), context.capacityPages()));
 
   static final byte NOT_QUEUED = 0;
   static final byte WINDOW = 1;
