@@ -125,6 +125,33 @@ public interface KvCache extends AutoCloseable {
   EventBatch events(long fromSeq, int max);
 
   /**
+   * The engine queued this request: start copying the part of its cached prefix that only lower
+   * tiers hold into the top tier now, so that the copies overlap the time the request waits for the
+   * engine instead of delaying it once it is scheduled (CachedAttention's scheduler-aware
+   * prefetch). Call it when the request enters the engine's waiting queue, then {@link
+   * #acquire(Request)} it when it is scheduled, as usual; its onboarding then waits only for what
+   * has not landed yet.
+   *
+   * <p>A hint, asynchronous and best effort. The prefix's blocks count as used now (the request
+   * will use them shortly), without counting a hit. The copies go behind onboarding for scheduled
+   * requests, root first, and take only free pages, dead blocks and blocks last used before this
+   * call that are not themselves unused prefetched pages: requests queued earlier keep theirs, so
+   * call it in queue order, and again for the requests nearest the head as the queue moves (a call
+   * for a prefix that is up already costs a lookup). What finds no room stays below for the
+   * request's own onboarding. Quotas apply as to the request. The copies count in {@link
+   * #prefetchStats()} and land by {@link #prefetchesLanded()}. Nothing is pinned: a request that
+   * never comes leaves pages that the eviction policy takes back like any others.
+   *
+   * @param request the queued request, as it will be acquired
+   * @return the blocks whose copies were started: 0 when every cached block of the prefix is in the
+   *     top tier already, nothing is cached, or the cache has one tier
+   * @throws KvTierException if the cache is closed or the request's namespace does not fit it
+   */
+  default int prefetch(Request request) {
+    return 0;
+  }
+
+  /**
    * What the prefetch policy's copies did so far: pages copied up, used, wasted (evicted unused)
    * and skipped.
    *

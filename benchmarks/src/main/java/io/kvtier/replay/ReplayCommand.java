@@ -127,12 +127,30 @@ public final class ReplayCommand implements Callable<Integer> {
 
   @Option(
       names = "--prefetch",
-      paramLabel = "none|resume",
+      paramLabel = "none|resume|queued|resume,queued",
       defaultValue = "none",
       description =
-          "Tiered mode: none, or resume: bring a paused session's blocks back to the top tier a"
-              + " second before its estimated resume (and at once on resume).")
+          "Tiered mode: none; resume: bring a paused session's blocks back to the top tier a"
+              + " second before its estimated resume; queued (with --engine): prefetch each"
+              + " request's cached prefix when it enters the engine's queue; or both.")
   String prefetch;
+
+  @Option(
+      names = "--engine",
+      description =
+          "Tiered mode: serve the trace through a modelled engine (one prefill stream at"
+              + " --prefill-tps, first come first served; links into the top tier at"
+              + " --link-gbps) and report the onboarding time exposed to requests.")
+  boolean engineModel;
+
+  @Option(
+      names = "--link-gbps",
+      paramLabel = "TIER=GBPS,...",
+      split = ",",
+      description =
+          "With --engine: bandwidth of each lower tier's link into the top tier, in GB/s."
+              + " Default: dram=50,cxl=25,nvme=6.")
+  java.util.Map<String, Double> linkGbps;
 
   @Option(
       names = "--last-tier-min-uses",
@@ -267,6 +285,8 @@ public final class ReplayCommand implements Callable<Integer> {
     return Cli.execute(new ReplayCommand(out, err), args, out, err);
   }
 
+  private TieredReplay.Engine engine;
+
   @Override
   public Integer call() {
     TieredReplay.Tiers tiers = null;
@@ -290,8 +310,25 @@ public final class ReplayCommand implements Callable<Integer> {
           throw new IllegalArgumentException(
               "--last-tier-min-uses must be in [1, 15], was " + lastTierMinUses);
         }
-        if (!prefetch.equals("none") && !prefetch.equals("resume")) {
-          throw new IllegalArgumentException("--prefetch must be none or resume, was " + prefetch);
+        if (!List.of("none", "resume", "queued", "resume,queued", "queued,resume")
+            .contains(prefetch)) {
+          throw new IllegalArgumentException(
+              "--prefetch must be none, resume, queued or resume,queued, was " + prefetch);
+        }
+        if (prefetch.contains("queued") && !engineModel) {
+          throw new IllegalArgumentException(
+              "--prefetch queued prefetches requests waiting in the engine's queue: add --engine");
+        }
+        if (linkGbps != null && !engineModel) {
+          throw new IllegalArgumentException(
+              "--link-gbps sets the engine model's links: add --engine");
+        }
+        if (engineModel) {
+          java.util.Map<String, Double> links = new java.util.HashMap<>();
+          if (linkGbps != null) {
+            linkGbps.forEach((k, v) -> links.put(k, v * 1e9));
+          }
+          engine = new TieredReplay.Engine(cost, links, prefetch.contains("queued"));
         }
       } catch (IllegalArgumentException e) {
         stderr.println("kvtier replay: " + e.getMessage());
@@ -351,7 +388,13 @@ public final class ReplayCommand implements Callable<Integer> {
           (System.nanoTime() - t0) / 1e9);
     }
     if (tiers != null) {
-      TieredReport report = replayTiered(trace, f, files, setup(f), tiers, cost);
+      String setup = setup(f);
+      if (engine != null) {
+        List<String> names = tiers.names();
+        String model = engine.describe(names.subList(1, names.size()));
+        setup = setup.isEmpty() ? model : setup + System.lineSeparator() + model;
+      }
+      TieredReport report = replayTiered(trace, f, files, setup, tiers, cost);
       report.printTable(stdout);
       if (json != null) {
         report.writeJson(json);
@@ -513,9 +556,10 @@ public final class ReplayCommand implements Callable<Integer> {
           reference.get(1).tokenHitRate());
     }
     TieredReplay replay = new TieredReplay(trace, tiers);
-    if (prefetch.equals("resume")) {
+    if (prefetch.contains("resume")) {
       replay.prefetch(PrefetchPolicy.beforeResume(TieredReplay.PREFETCH_LEAD));
     }
+    replay.engine(engine);
     replay.lastTierMinUses(lastTierMinUses);
     List<String> ps = tieredPolicies(policies);
     List<TieredReplay.Result> results = new ArrayList<>();

@@ -242,6 +242,134 @@ public final class TieredReplay {
   }
 
   /**
+   * The engine the queue mode models around the cache, so that onboarding can be timed against what
+   * a request would wait for anyway. One prefill stream serves requests first come, first served at
+   * {@link CostModel#prefillTokensPerSecond()} (decoding is taken to run batched beside it and is
+   * not modelled); a scheduled request first waits for its lower-tier pages, holding the engine,
+   * then prefills its misses. Each lower tier's link into the top tier is one first-in, first-out
+   * queue at an assumed bandwidth, and a block moves {@code block tokens ×} {@link
+   * CostModel#kvBytesPerToken()} bytes over it. The page copies themselves are real and happen in
+   * the cache as always; only their timing is modelled, so the figures repeat run to run.
+   *
+   * <p>On demand (the default), a request's copies start when it is scheduled. With {@code
+   * prefetchQueued} the replay calls {@link KvCache#prefetch(Request)} when the request arrives, so
+   * its copies start then and overlap its wait in the queue (CachedAttention's scheduler-aware
+   * prefetch); at scheduling it waits for what has not landed, including its session's copies still
+   * in flight.
+   *
+   * @param cost the prefill rate and the model's KV bytes per token
+   * @param linkBytesPerSecond by lower tier name ({@code dram}, {@code cxl}, {@code nvme}): its
+   *     link's bandwidth into the top tier, in bytes per second
+   * @param prefetchQueued whether queued requests are prefetched
+   */
+  public record Engine(
+      CostModel cost, java.util.Map<String, Double> linkBytesPerSecond, boolean prefetchQueued) {
+
+    /**
+     * Assumed link bandwidths into the top tier (GPU memory), in bytes per second: host DRAM over
+     * PCIe 5.0 x16 50 GB/s; a CXL memory expander 25 GB/s; one PCIe 4.0 NVMe drive 6 GB/s. Orders
+     * of magnitude, not measurements (the run's own measured bandwidths are reported beside).
+     */
+    public static final java.util.Map<String, Double> DEFAULT_LINKS =
+        java.util.Map.of("dram", 50e9, "cxl", 25e9, "nvme", 6e9);
+
+    /**
+     * Checks the values.
+     *
+     * @throws IllegalArgumentException for a link that is not a lower tier's name or a bandwidth
+     *     that is not positive
+     */
+    public Engine {
+      Objects.requireNonNull(cost, "cost");
+      linkBytesPerSecond = java.util.Map.copyOf(linkBytesPerSecond);
+      for (var e : linkBytesPerSecond.entrySet()) {
+        if (!TIER_NAMES.subList(1, TIER_NAMES.size()).contains(e.getKey())) {
+          throw new IllegalArgumentException(
+              "a link is named by its lower tier (dram, cxl or nvme), not '" + e.getKey() + "'");
+        }
+        if (!(e.getValue() > 0) || e.getValue().isInfinite()) {
+          throw new IllegalArgumentException(
+              "the bandwidth of link " + e.getKey() + " must be positive, was " + e.getValue());
+        }
+      }
+    }
+
+    /**
+     * The bandwidth of a lower tier's link into the top tier.
+     *
+     * @param tier the lower tier's name
+     * @return bytes per second: the given one, else the default
+     */
+    public double linkBytesPerSecond(String tier) {
+      Double v = linkBytesPerSecond.get(tier);
+      return v != null ? v : DEFAULT_LINKS.getOrDefault(tier, 50e9);
+    }
+
+    /**
+     * The model in words, for every output.
+     *
+     * @param lower the lower tiers of the run, fastest first
+     * @return one sentence
+     */
+    public String describe(List<String> lower) {
+      StringBuilder links = new StringBuilder();
+      for (String t : lower) {
+        links.append(links.isEmpty() ? "" : ", ");
+        links.append(String.format(Locale.ROOT, "%s %.0f GB/s", t, linkBytesPerSecond(t) / 1e9));
+      }
+      return String.format(
+          Locale.ROOT,
+          "engine model: one prefill stream at %,.0f tokens/s, first come first served; a request"
+              + " waits for its lower-tier pages (%s) before it prefills its misses; onboarding"
+              + " %s",
+          cost.prefillTokensPerSecond(),
+          links,
+          prefetchQueued
+              ? "starts when the request arrives (queued prefetch)"
+              : "starts when the request is scheduled (on demand)");
+    }
+  }
+
+  /**
+   * What the engine model measured (all zero without it): modelled seconds of the trace's clock.
+   *
+   * @param queuedRequests requests that waited for the engine
+   * @param queueSeconds Σ time from arrival to scheduling
+   * @param queueMaxSeconds the longest such wait
+   * @param exposedRequests requests that, once scheduled, waited for copies
+   * @param exposedSeconds Σ time scheduled requests waited for copies: the onboarding exposed
+   * @param exposedMaxSeconds the longest such wait
+   * @param prefillSeconds Σ prefill time of the misses
+   * @param spanSeconds from the first arrival to the last finish
+   * @param prefetchCalls queued requests offered to {@link KvCache#prefetch(Request)}
+   * @param prefetchBlocks blocks whose copies those calls started
+   */
+  public record EngineStats(
+      long queuedRequests,
+      double queueSeconds,
+      double queueMaxSeconds,
+      long exposedRequests,
+      double exposedSeconds,
+      double exposedMaxSeconds,
+      double prefillSeconds,
+      double spanSeconds,
+      long prefetchCalls,
+      long prefetchBlocks) {
+
+    /** No engine model. */
+    public static final EngineStats NONE = new EngineStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    /**
+     * The engine's load: prefill time over the span.
+     *
+     * @return a share, 0 without a span
+     */
+    public double load() {
+      return spanSeconds > 0 ? prefillSeconds / spanSeconds : 0;
+    }
+  }
+
+  /**
    * One tiered replay's outcome.
    *
    * @param policy the eviction policy
@@ -267,6 +395,7 @@ public final class TieredReplay {
    * @param onboardPages lower-tier blocks that served requests' onboardings waited for: the
    *     deterministic measure of the onboarding exposed to requests ({@code onboardNanos} is its
    *     wall time and varies with the machine's load)
+   * @param engine what the engine model measured; {@link EngineStats#NONE} without it
    */
   public record Result(
       String policy,
@@ -288,11 +417,13 @@ public final class TieredReplay {
       List<LinkStats> links,
       long wallMillis,
       PrefetchStats prefetch,
-      long onboardPages) {
+      long onboardPages,
+      EngineStats engine) {
 
     /** Copies the lists. */
     public Result {
       Objects.requireNonNull(prefetch, "prefetch");
+      Objects.requireNonNull(engine, "engine");
       tierNames = List.copyOf(tierNames);
       tierKinds = List.copyOf(tierKinds);
       hitTokensPerTier = List.copyOf(hitTokensPerTier);
@@ -396,6 +527,7 @@ public final class TieredReplay {
   private final boolean verify;
   private PrefetchPolicy prefetch = PrefetchPolicy.none();
   private int sketchUses = 1;
+  private Engine engine;
 
   /** How long before a pause's estimated end {@code --prefetch resume} brings the session back. */
   public static final Duration PREFETCH_LEAD = Duration.ofSeconds(1);
@@ -418,6 +550,18 @@ public final class TieredReplay {
    */
   public TieredReplay prefetch(PrefetchPolicy policy) {
     this.prefetch = Objects.requireNonNull(policy, "policy");
+    return this;
+  }
+
+  /**
+   * Serves the trace through the engine model instead of at each request's arrival (default: no
+   * model; every request is served the moment it arrives and nothing is timed but the copies).
+   *
+   * @param model the engine, or null for none
+   * @return this replay
+   */
+  public TieredReplay engine(Engine model) {
+    this.engine = model;
     return this;
   }
 
@@ -560,98 +704,23 @@ public final class TieredReplay {
     }
     int nt = names.size();
     int n = trace.size();
-    int branchToken = -1;
-
-    long hitTokens = 0;
-    long[] tierTokens = new long[nt];
-    long[] tierBlocks = new long[nt];
-    long onboardRequests = 0;
-    long onboardNanos = 0;
-    long onboardMax = 0;
-    long onboardFailures = 0;
-    long onboardPages = 0;
-    long overflow = 0;
+    Serving run;
     CacheStats stats;
     PrefetchStats prefetched;
     try (Arena arena = Arena.ofConfined();
         KvCache cache = b.build()) {
-      PageStore store = top.store;
-      MemorySegment page = arena.allocate(pageBytes, 4096);
-      for (int i = 0; i < pageBytes; i++) {
-        page.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 31 + 7));
-      }
-      MemorySegment readBack = verify ? arena.allocate(pageBytes, 4096) : null;
-      TraceDriver driver = new TraceDriver(trace, layout, cache, clock);
-      for (int i = 0; i < n; i++) {
-        Session s = driver.begin(i);
-        int[] tokens = trace.blocks(i);
-        Namespace space = driver.namespace(i);
-        long salt = driver.salt(i);
-        int cached = cache.probeTokens(space, tokens, salt);
-        Request req = ReferenceReplay.request(trace, i, space, salt, cached, s);
-        try (Lease lease = cache.acquire(req)) {
-          int matched = lease.cachedTokens();
-          int[] per = lease.cachedBlocksPerTier();
-          boolean served = true;
-          if (matched > per[0]) {
-            onboardRequests++;
-            long w0 = System.nanoTime();
-            try {
-              lease.onboard().join();
-            } catch (RuntimeException e) {
-              onboardFailures++;
-              served = false;
-            }
-            long w = System.nanoTime() - w0;
-            onboardNanos += w;
-            onboardMax = Math.max(onboardMax, w);
-          }
-          if (served) {
-            onboardPages += matched - per[0];
-          } else {
-            // Only the top tier's hits (a prefix of the match) are usable; nothing is cached.
-            matched = per[0];
-            Arrays.fill(per, 1, per.length, 0);
-          }
-          int bt = trace.blockTokens(i);
-          long reqHit = Math.min((long) matched * bt, trace.inputLength(i));
-          hitTokens += reqHit;
-          long excess = (long) matched * bt - reqHit;
-          for (int t = nt - 1; t >= 0; t--) {
-            tierBlocks[t] += per[t];
-            long tok = (long) per[t] * bt;
-            if (excess > 0 && per[t] > 0) {
-              // The deepest matched block is served by the slowest tier that served any.
-              tok -= excess;
-              excess = 0;
-            }
-            tierTokens[t] += tok;
-          }
-          if (served) {
-            if (verify && matched > 0) {
-              check(store, lease.blockTable(), tokens, matched, readBack);
-            }
-            if (!ReferenceReplay.fill(lease, tokens, matched)) {
-              overflow++;
-            }
-            long[] table = lease.blockTable();
-            for (int k = matched; k < table.length; k++) {
-              page.set(ValueLayout.JAVA_LONG, 0, tokens[k]);
-              store.write(PageHandle.index(table[k]), page);
-            }
-            lease.commit();
-            int k = trace.branches(i);
-            if (k >= 2) {
-              branchToken =
-                  ReferenceReplay.fork(
-                      lease, k, trace.branchTokens(i), trace.blockTokens(i), branchToken);
-            }
+      run = new Serving(cache, top.store, arena, layout, clock, names);
+      if (engine == null) {
+        for (int i = 0; i < n; i++) {
+          Session s = run.driver.begin(i);
+          run.serve(i, s, Double.NaN);
+          run.driver.end(i, s);
+          if ((i + 1) % ReferenceReplay.Progress.EVERY == 0) {
+            progress.at(i + 1, n);
           }
         }
-        driver.end(i, s);
-        if ((i + 1) % ReferenceReplay.Progress.EVERY == 0) {
-          progress.at(i + 1, n);
-        }
+      } else {
+        run.engineLoop(progress);
       }
       stats = cache.stats();
       prefetched = cache.prefetchStats();
@@ -660,8 +729,8 @@ public final class TieredReplay {
     List<Long> tokensPerTier = new ArrayList<>();
     List<Long> blocksPerTier = new ArrayList<>();
     for (int t = 0; t < nt; t++) {
-      tokensPerTier.add(tierTokens[t]);
-      blocksPerTier.add(tierBlocks[t]);
+      tokensPerTier.add(run.tierTokens[t]);
+      blocksPerTier.add(run.tierBlocks[t]);
     }
     List<LinkStats> links = new ArrayList<>(stats.links());
     links.sort(
@@ -673,21 +742,337 @@ public final class TieredReplay {
         kinds,
         n,
         trace.inputTokens(),
-        hitTokens,
+        run.hitTokens,
         tokensPerTier,
         trace.blockRefs(),
         blocksPerTier,
-        onboardRequests,
-        onboardNanos,
-        onboardMax,
-        onboardFailures,
-        overflow,
+        run.onboardRequests,
+        run.onboardNanos,
+        run.onboardMax,
+        run.onboardFailures,
+        run.overflow,
         stats.evictedBlocks(),
         stats.tiers(),
         links,
         (System.nanoTime() - t0) / 1_000_000,
         prefetched,
-        onboardPages);
+        run.onboardPages,
+        run.engineStats());
+  }
+
+  /** How many queued requests, from the head, the queued prefetch offers to the cache. */
+  static final int LOOK_AHEAD = 8;
+
+  /**
+   * One replay run's cache-side state and counters; serves requests instantly or through the engine
+   * model.
+   */
+  private final class Serving {
+    final KvCache cache;
+    final PageStore store;
+    final MemorySegment page;
+    final MemorySegment readBack;
+    final TraceDriver driver;
+    final List<String> names;
+    final int nt;
+    int branchToken = -1;
+    long hitTokens;
+    final long[] tierTokens;
+    final long[] tierBlocks;
+    long onboardRequests;
+    long onboardNanos;
+    long onboardMax;
+    long onboardFailures;
+    long onboardPages;
+    long overflow;
+
+    // The engine model (queue mode): times in seconds of the trace's clock.
+    final double[] linkFree;
+    final double[] linkRate;
+    final double[] prefetchReady;
+    long queued;
+    double queueSeconds;
+    double queueMax;
+    long exposedRequests;
+    double exposedSeconds;
+    double exposedMax;
+    double prefillSeconds;
+    double lastFinish;
+    long prefetchCalls;
+    long prefetchStarted;
+
+    Serving(
+        KvCache cache,
+        PageStore store,
+        Arena arena,
+        KvLayout layout,
+        VirtualTicker clock,
+        List<String> names) {
+      this.cache = cache;
+      this.store = store;
+      this.names = names;
+      this.nt = names.size();
+      int pageBytes = tiers.pageBytes();
+      page = arena.allocate(pageBytes, 4096);
+      for (int i = 0; i < pageBytes; i++) {
+        page.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 31 + 7));
+      }
+      readBack = verify ? arena.allocate(pageBytes, 4096) : null;
+      driver = new TraceDriver(trace, layout, cache, clock);
+      tierTokens = new long[nt];
+      tierBlocks = new long[nt];
+      linkFree = new double[nt];
+      linkRate = new double[nt];
+      if (engine != null) {
+        for (int t = 1; t < nt; t++) {
+          linkRate[t] = engine.linkBytesPerSecond(names.get(t));
+        }
+      }
+      prefetchReady = new double[Math.max(1, driver.sessionCount()) + 1];
+    }
+
+    /**
+     * The queue mode: arrivals and schedulings in time order. One prefill stream serves requests
+     * first come, first served; a request starts when the engine is free and it has arrived, then
+     * waits for its lower-tier pages (on demand: copied from then on; queued prefetch: copied from
+     * its arrival on), then prefills its misses.
+     */
+    void engineLoop(ReferenceReplay.Progress progress) {
+      int n = trace.size();
+      java.util.ArrayDeque<Integer> queue = new java.util.ArrayDeque<>();
+      Session[] sessionOf = new Session[n];
+      double engineFree = Double.NEGATIVE_INFINITY;
+      int next = 0;
+      int served = 0;
+      while (next < n || !queue.isEmpty()) {
+        double head =
+            queue.isEmpty()
+                ? Double.POSITIVE_INFINITY
+                : Math.max(arrival(queue.peekFirst()), engineFree);
+        if (next < n && arrival(next) <= head) {
+          int i = next++;
+          sessionOf[i] = driver.begin(i);
+          queue.addLast(i);
+          if (engine.prefetchQueued()) {
+            prefetchQueue(queue, sessionOf, arrival(i));
+          }
+          continue;
+        }
+        int i = queue.pollFirst();
+        double start = head;
+        double wait = start - arrival(i);
+        if (wait > 0) {
+          queued++;
+          queueSeconds += wait;
+          queueMax = Math.max(queueMax, wait);
+        }
+        driver.advanceTo((long) Math.ceil(start * 1000));
+        double finish = serve(i, sessionOf[i], start);
+        driver.end(i, sessionOf[i]);
+        sessionOf[i] = null;
+        engineFree = finish;
+        lastFinish = Math.max(lastFinish, finish);
+        if (engine.prefetchQueued() && !queue.isEmpty()) {
+          // The queue moved on and the served request's pages are no longer unused prefetches:
+          // room under the cap for the requests now nearest the head.
+          prefetchQueue(queue, sessionOf, start);
+        }
+        if (++served % ReferenceReplay.Progress.EVERY == 0) {
+          progress.at(served, n);
+        }
+      }
+    }
+
+    double arrival(int i) {
+      return trace.timeMs(i) / 1000.0;
+    }
+
+    /** Where a request's prefetch readiness is kept: per session, else one shared slot. */
+    int readyKey(int i) {
+      int si = trace.session(i);
+      return si < 0 ? prefetchReady.length - 1 : si;
+    }
+
+    double blockSeconds(int i, int tier) {
+      return trace.blockTokens(i) * (double) engine.cost().kvBytesPerToken() / linkRate[tier];
+    }
+
+    /** Books {@code pages} blocks of request i over the link from {@code tier} from {@code at}. */
+    double book(int i, int tier, long pages, double at) {
+      double begin = Math.max(at, linkFree[tier]);
+      double end = begin + pages * blockSeconds(i, tier);
+      linkFree[tier] = end;
+      return end;
+    }
+
+    /**
+     * Offers the first {@link #LOOK_AHEAD} queued requests, head first, to {@link
+     * KvCache#prefetch(Request)} at time {@code now}: what is up already costs nothing, and the
+     * head gets the room under the prefetch cap first (CachedAttention's look-ahead window).
+     */
+    void prefetchQueue(java.util.ArrayDeque<Integer> queue, Session[] sessionOf, double now) {
+      int k = 0;
+      for (int i : queue) {
+        if (k++ == LOOK_AHEAD) {
+          break;
+        }
+        prefetchAt(i, sessionOf[i], now);
+      }
+    }
+
+    void prefetchAt(int i, Session s, double now) {
+      int[] tokens = trace.blocks(i);
+      Namespace space = driver.namespace(i);
+      long salt = driver.salt(i);
+      int cached = cache.probeTokens(space, tokens, salt);
+      if (cached == 0) {
+        return;
+      }
+      long[] before = linkPages();
+      int started = cache.prefetch(ReferenceReplay.request(trace, i, space, salt, cached, s));
+      prefetchCalls++;
+      if (started == 0) {
+        return;
+      }
+      prefetchStarted += started;
+      // The copies are real; the model books them on the links from now on.
+      cache.prefetchesLanded().join();
+      long[] after = linkPages();
+      double ready = now;
+      for (int t = 1; t < nt; t++) {
+        long moved = after[t] - before[t];
+        if (moved > 0) {
+          ready = Math.max(ready, book(i, t, moved, now));
+        }
+      }
+      int key = readyKey(i);
+      prefetchReady[key] = Math.max(prefetchReady[key], ready);
+    }
+
+    /** Pages copied so far into the top tier, by source tier. */
+    long[] linkPages() {
+      long[] pages = new long[nt];
+      for (LinkStats l : cache.stats().links()) {
+        int from = names.indexOf(l.from());
+        if (from > 0 && l.to().equals(names.get(0))) {
+          pages[from] += l.pages();
+        }
+      }
+      return pages;
+    }
+
+    /**
+     * Serves request i: acquire, onboard, fill, commit, fork. With the engine model ({@code start}
+     * not NaN), also books the onboarding on the links and returns when its prefill finishes.
+     */
+    double serve(int i, Session s, double start) {
+      int[] tokens = trace.blocks(i);
+      Namespace space = driver.namespace(i);
+      long salt = driver.salt(i);
+      int cached = cache.probeTokens(space, tokens, salt);
+      Request req = ReferenceReplay.request(trace, i, space, salt, cached, s);
+      double ready = start;
+      long reqHit;
+      try (Lease lease = cache.acquire(req)) {
+        int matched = lease.cachedTokens();
+        int[] per = lease.cachedBlocksPerTier();
+        boolean served = true;
+        if (matched > per[0]) {
+          onboardRequests++;
+          long w0 = System.nanoTime();
+          try {
+            lease.onboard().join();
+          } catch (RuntimeException e) {
+            onboardFailures++;
+            served = false;
+          }
+          long w = System.nanoTime() - w0;
+          onboardNanos += w;
+          onboardMax = Math.max(onboardMax, w);
+        }
+        if (served) {
+          onboardPages += matched - per[0];
+        } else {
+          // Only the top tier's hits (a prefix of the match) are usable; nothing is cached.
+          matched = per[0];
+          Arrays.fill(per, 1, per.length, 0);
+        }
+        if (engine != null) {
+          // Its own prefetch (or its session's) must have landed; what is still below is copied
+          // from now on.
+          ready = Math.max(start, prefetchReady[readyKey(i)]);
+          for (int t = 1; t < nt; t++) {
+            if (per[t] > 0) {
+              ready = Math.max(ready, book(i, t, per[t], start));
+            }
+          }
+        }
+        int bt = trace.blockTokens(i);
+        reqHit = Math.min((long) matched * bt, trace.inputLength(i));
+        hitTokens += reqHit;
+        long excess = (long) matched * bt - reqHit;
+        for (int t = nt - 1; t >= 0; t--) {
+          tierBlocks[t] += per[t];
+          long tok = (long) per[t] * bt;
+          if (excess > 0 && per[t] > 0) {
+            // The deepest matched block is served by the slowest tier that served any.
+            tok -= excess;
+            excess = 0;
+          }
+          tierTokens[t] += tok;
+        }
+        if (served) {
+          if (verify && matched > 0) {
+            check(store, lease.blockTable(), tokens, matched, readBack);
+          }
+          if (!ReferenceReplay.fill(lease, tokens, matched)) {
+            overflow++;
+          }
+          long[] table = lease.blockTable();
+          for (int k = matched; k < table.length; k++) {
+            page.set(ValueLayout.JAVA_LONG, 0, tokens[k]);
+            store.write(PageHandle.index(table[k]), page);
+          }
+          lease.commit();
+          int k = trace.branches(i);
+          if (k >= 2) {
+            branchToken =
+                ReferenceReplay.fork(
+                    lease, k, trace.branchTokens(i), trace.blockTokens(i), branchToken);
+          }
+        }
+      }
+      if (engine == null) {
+        return Double.NaN;
+      }
+      double exposed = ready - start;
+      if (exposed > 0) {
+        exposedRequests++;
+        exposedSeconds += exposed;
+        exposedMax = Math.max(exposedMax, exposed);
+      }
+      double prefill = (trace.inputLength(i) - reqHit) / engine.cost().prefillTokensPerSecond();
+      prefillSeconds += prefill;
+      return ready + prefill;
+    }
+
+    EngineStats engineStats() {
+      if (engine == null) {
+        return EngineStats.NONE;
+      }
+      double span = trace.size() == 0 ? 0 : lastFinish - arrival(0);
+      return new EngineStats(
+          queued,
+          queueSeconds,
+          queueMax,
+          exposedRequests,
+          exposedSeconds,
+          exposedMax,
+          prefillSeconds,
+          span,
+          prefetchCalls,
+          prefetchStarted);
+    }
   }
 
   /** Checks that each matched page starts with its block's id, as written when it was filled. */

@@ -280,6 +280,31 @@ public record TieredReport(
           r.policy(),
           r.onboardPages(),
           r.onboardFailures());
+      TieredReplay.EngineStats e = r.engine();
+      if (!e.equals(TieredReplay.EngineStats.NONE)) {
+        out.printf(
+            Locale.ROOT,
+            "engine %s: load %.2f (prefill %.0f s over %.0f s); %,d requests queued, %.1f s in"
+                + " all (longest %.1f s); onboarding exposed to requests %.2f s over %,d requests"
+                + " (longest %.3f s)%s%n",
+            r.policy(),
+            e.load(),
+            e.prefillSeconds(),
+            e.spanSeconds(),
+            e.queuedRequests(),
+            e.queueSeconds(),
+            e.queueMaxSeconds(),
+            e.exposedSeconds(),
+            e.exposedRequests(),
+            e.exposedMaxSeconds(),
+            e.prefetchCalls() == 0
+                ? ""
+                : String.format(
+                    Locale.ROOT,
+                    "; queued prefetch started %,d blocks' copies for %,d requests",
+                    e.prefetchBlocks(),
+                    e.prefetchCalls()));
+      }
       PrefetchStats p = r.prefetch();
       if (p.pages() + p.skipped() > 0) {
         out.printf(
@@ -474,6 +499,16 @@ public record TieredReport(
     m.put("prefetch_wasted_pages", r.prefetch().wasted());
     m.put("prefetch_wasted_bytes", r.prefetch().wastedBytes());
     m.put("prefetch_skipped_pages", r.prefetch().skipped());
+    TieredReplay.EngineStats e = r.engine();
+    if (!e.equals(TieredReplay.EngineStats.NONE)) {
+      m.put("engine_load", e.load());
+      m.put("engine_queued_requests", e.queuedRequests());
+      m.put("engine_queue_s", e.queueSeconds());
+      m.put("engine_exposed_requests", e.exposedRequests());
+      m.put("engine_exposed_s", e.exposedSeconds());
+      m.put("engine_exposed_max_s", e.exposedMaxSeconds());
+      m.put("engine_prefetch_blocks", e.prefetchBlocks());
+    }
     for (int t = 1; t < names.size(); t++) {
       m.put("bring_up_s_" + names.get(t), r.bringUpSeconds(t, cost));
     }

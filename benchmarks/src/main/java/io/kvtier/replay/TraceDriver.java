@@ -67,11 +67,9 @@ final class TraceDriver {
    * null when the trace has none.
    */
   Session begin(int i) {
-    clockMs = Math.max(trace.timeMs(i), clockMs + 1);
-    clock.advanceTo(clockMs * 1_000_000L);
-    // Prefetches that fell due since the last request ran in the virtual time between: let their
-    // copies land before this request, so that every run sees the same cache.
-    cache.prefetchesLanded().join();
+    // Prefetches that fell due since the last request ran in the virtual time between land
+    // before this request, so that every run sees the same cache.
+    advanceTo(trace.timeMs(i));
     int si = trace.session(i);
     first = false;
     if (si < 0) {
@@ -93,6 +91,16 @@ final class TraceDriver {
       s.compacted();
     }
     return s;
+  }
+
+  /**
+   * Moves the clock to {@code ms}, or one millisecond past the last time it was moved to if that is
+   * later, and waits for the prefetches that fell due by then to land.
+   */
+  void advanceTo(long ms) {
+    clockMs = Math.max(ms, clockMs + 1);
+    clock.advanceTo(clockMs * 1_000_000L);
+    cache.prefetchesLanded().join();
   }
 
   /** Whether the request of the last {@link #begin} was its session's first. */

@@ -2,6 +2,7 @@ package io.kvtier.replay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.offset;
 
 import io.kvtier.LinkStats;
 import io.kvtier.TierStats;
@@ -86,7 +87,7 @@ class TieredReplayTest {
   }
 
   private static org.assertj.core.data.Offset<Double> within(double d) {
-    return org.assertj.core.data.Offset.offset(d);
+    return offset(d);
   }
 
   @Test
@@ -151,6 +152,72 @@ class TieredReplayTest {
     }
   }
 
+  /**
+   * The engine model on a hand-made trace whose timing is known: 1 prefill token per second, and
+   * one block (one token of 1,000 KV bytes) per second over the cxl link. r0 (A: 4 blocks) runs 0-4
+   * s; r1 (12 new blocks, arrived at 0.1 s) runs 4-16 s and pushes A out of the 12-page top tier;
+   * r2 (4 new blocks, arrived at 5 s) runs 16-20 s; r3 (A and one new block, arrived at 6 s) is
+   * scheduled at 20 s. On demand, its 4 blocks are copied then: 4 s exposed. Prefetched when it
+   * arrived, they landed at 10 s, long before: nothing exposed, the same hits.
+   */
+  private static final Trace QUEUED =
+      Trace.of(
+          "queued",
+          List.of(
+              TraceRequest.plain(0, 4, 1, 1, new long[] {1, 2, 3, 4}),
+              TraceRequest.plain(
+                  100, 12, 1, 1, new long[] {11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}),
+              TraceRequest.plain(5_000, 4, 1, 1, new long[] {31, 32, 33, 34}),
+              TraceRequest.plain(6_000, 5, 1, 1, new long[] {1, 2, 3, 4, 5})));
+
+  private static TieredReplay.Result engineRun(boolean prefetch, Path dir) {
+    TieredReplay.Engine engine =
+        new TieredReplay.Engine(
+            new TieredReplay.CostModel(1, 1000), java.util.Map.of("cxl", 1000.0), prefetch);
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
+    return new TieredReplay(QUEUED, tiers, true)
+        .engine(engine)
+        .run("lru", ReferenceReplay.Progress.NONE);
+  }
+
+  @Test
+  void engineModel_onDemand_exposesTheCopiesOfAQueuedRequest() {
+    TieredReplay.Result r = engineRun(false, dir);
+    TieredReplay.EngineStats e = r.engine();
+    assertThat(r.hitBlocksPerTier()).containsExactly(0L, 4L);
+    assertThat(e.queuedRequests()).isEqualTo(3);
+    assertThat(e.queueSeconds()).isCloseTo(3.9 + 11 + 14, offset(1e-9));
+    assertThat(e.exposedRequests()).isEqualTo(1);
+    assertThat(e.exposedSeconds()).isCloseTo(4, offset(1e-9));
+    assertThat(e.prefillSeconds()).isCloseTo(21, offset(1e-9));
+    assertThat(e.spanSeconds()).isCloseTo(25, offset(1e-9));
+    assertThat(e.prefetchCalls()).isZero();
+  }
+
+  @Test
+  void engineModel_queuedPrefetch_hidesThemBehindTheQueue_withTheSameHits() {
+    TieredReplay.Result demand = engineRun(false, dir);
+    TieredReplay.Result r = engineRun(true, dir);
+    TieredReplay.EngineStats e = r.engine();
+    assertThat(r.hitTokens()).isEqualTo(demand.hitTokens());
+    assertThat(r.hitBlocksPerTier())
+        .as("the prefix was on top when scheduled")
+        .containsExactly(4L, 0L);
+    assertThat(e.exposedSeconds()).isZero();
+    assertThat(e.prefetchBlocks()).isEqualTo(4);
+    assertThat(e.spanSeconds()).isCloseTo(21, offset(1e-9));
+    assertThat(r.prefetch().used()).isEqualTo(4);
+    assertThat(r.link("cxl", "dram").pages()).isEqualTo(4);
+  }
+
+  @Test
+  void withoutTheEngineModel_nothingIsTimed() {
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
+    TieredReplay.Result r =
+        new TieredReplay(QUEUED, tiers).run("lru", ReferenceReplay.Progress.NONE);
+    assertThat(r.engine()).isEqualTo(TieredReplay.EngineStats.NONE);
+  }
+
   @Test
   void belady_isNotATieredPolicy() {
     TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 4 * PAGE, 0, 0, PAGE, dir);
@@ -206,6 +273,10 @@ class TieredReplayTest {
       {"--dram", "1m", "--page-kib", "6"},
       {"--dram", "1m", "--prefill-tps", "0"},
       {"--dram", "1m", "--kv-bytes-per-token", "-5"},
+      {"--dram", "1m", "--prefetch", "queued"},
+      {"--dram", "1m", "--prefetch", "later"},
+      {"--dram", "1m", "--engine", "--link-gbps", "hbm=50"},
+      {"--dram", "1m", "--engine", "--link-gbps", "cxl=0"},
     };
     String[] says = {
       "--dram wants a size such as 512m",
@@ -214,6 +285,10 @@ class TieredReplayTest {
       "--page-kib must be a positive multiple of 4",
       "--prefill-tps must be positive",
       "--kv-bytes-per-token must be positive",
+      "add --engine",
+      "--prefetch must be none, resume, queued or resume,queued",
+      "a link is named by its lower tier",
+      "the bandwidth of link cxl must be positive",
     };
     for (int i = 0; i < bad.length; i++) {
       List<String> args =

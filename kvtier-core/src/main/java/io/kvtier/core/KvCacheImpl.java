@@ -301,6 +301,54 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   }
 
   @Override
+  public int prefetch(Request request) {
+    Objects.requireNonNull(request, "request");
+    lock.lock();
+    try {
+      ensureOpen();
+      tick();
+      Namespace ns = request.namespace();
+      checkNamespace(ns);
+      if (tiers.length == 1) {
+        return 0;
+      }
+      int root = hintRoot(ns, request.salt());
+      if (root == PrefixIndex.NONE) {
+        return 0;
+      }
+      int[] tok = request.tokens();
+      int[] matched = scratch(tok.length / tpb);
+      int n = index.match(root, tok, tok.length, matched);
+      int usable = usableMask();
+      for (int i = 0; i < n; i++) {
+        if ((index.copyMask(matched[i]) & usable) == 0) {
+          n = i;
+          break;
+        }
+      }
+      if (n == 0) {
+        return 0;
+      }
+      // The request runs shortly: its prefix counts as used now, so the pages that land are not
+      // the next victims of the requests scheduled before it.
+      index.refresh(matched, n, ticker.read());
+      for (int i = 0; i < n; i++) {
+        int mask = index.copyMask(matched[i]) & usable;
+        for (int t = 0; t < tiers.length; t++) {
+          if ((mask & (1 << t)) != 0) {
+            tiers[t].evictor.onAccess(matched[i]);
+          }
+        }
+      }
+      int[] chain = Arrays.copyOf(matched, n);
+      return hints.promoteQueued(
+          chain, request.sessionId(), request.salt(), index.lastAccess(chain[n - 1]));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
   public Warmth probe(Namespace namespace, int[] tokens, long salt) {
     Objects.requireNonNull(namespace, "namespace");
     Objects.requireNonNull(tokens, "tokens");

@@ -281,6 +281,16 @@ final class PrefixIndex implements BlockView {
     return nb;
   }
 
+  /**
+   * Marks the blocks used now without counting a hit (a queued request's prefix, see {@link
+   * io.kvtier.KvCache#prefetch}): only their last access changes.
+   */
+  void refresh(int[] blocks, int n, long now) {
+    for (int i = 0; i < n; i++) {
+      lastAccess[blocks[i]] = millis(now);
+    }
+  }
+
   /** Records a hit on each of the blocks (last access, hit count, resurrects dead blocks). */
   void touch(int[] blocks, int n, long now) {
     for (int i = 0; i < n; i++) {

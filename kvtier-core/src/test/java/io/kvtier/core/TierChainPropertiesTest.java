@@ -84,7 +84,8 @@ class TierChainPropertiesTest {
     UNPIN,
     CORRUPT,
     FAIL_WRITES,
-    FAIL_READS
+    FAIL_READS,
+    PREFETCH
   }
 
   record Op(Kind kind, int a, int b, int c) {}
@@ -105,7 +106,8 @@ class TierChainPropertiesTest {
             Tuple.of(2, Kind.UNPIN),
             Tuple.of(3, Kind.CORRUPT),
             Tuple.of(1, Kind.FAIL_WRITES),
-            Tuple.of(1, Kind.FAIL_READS));
+            Tuple.of(1, Kind.FAIL_READS),
+            Tuple.of(4, Kind.PREFETCH));
     Arbitrary<Integer> n =
         Arbitraries.integers().between(0, 9999).withDistribution(RandomDistribution.uniform());
     return Combinators.combine(kind, n, n, n)
@@ -293,6 +295,14 @@ class TierChainPropertiesTest {
           if (c % 3 != 0 && open.contains(t)) {
             closeTracked(t);
           }
+        }
+        case PREFETCH -> {
+          // A queued request's prefix comes up; at most what is cached, and the checks after
+          // every operation hold.
+          long salt = SALTS[c % SALTS.length];
+          int[] tok = tokens(a, b);
+          int cached = cache.probe(NS, tok, salt).matchedBlocks();
+          assertThat(cache.prefetch(Request.of(NS, tok).salt(salt))).isBetween(0, cached);
         }
         case ONBOARD, ONBOARD_GATED -> {
           Tracked t = pick(a);

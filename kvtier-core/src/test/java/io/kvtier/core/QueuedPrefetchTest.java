@@ -1,0 +1,201 @@
+package io.kvtier.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.kvtier.CacheClosedException;
+import io.kvtier.DramTier;
+import io.kvtier.KvCache;
+import io.kvtier.KvLayout;
+import io.kvtier.KvTierException;
+import io.kvtier.Lease;
+import io.kvtier.Namespace;
+import io.kvtier.Request;
+import io.kvtier.spi.RetentionPolicy;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link KvCache#prefetch(Request)}: a queued request's cached prefix is copied up from lower tiers
+ * before it is acquired, without counting a hit, and without taking pages from requests queued
+ * earlier or blocks in use.
+ */
+class QueuedPrefetchTest {
+  static final int T = 4;
+  static final int PAGE = 64;
+  static final KvLayout LAYOUT = KvLayout.ofPageBytes(T, PAGE);
+  static final Namespace NS = Namespace.of("model", LAYOUT);
+
+  final ManualTicker ticker = new ManualTicker();
+  final List<KvCache> opened = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() {
+    for (KvCache c : opened) {
+      if (!((KvCacheImpl) c).isClosed()) {
+        ((KvCacheImpl) c).checkInvariants();
+        c.close();
+      }
+    }
+  }
+
+  static int[] seq(int base, int n) {
+    int[] a = new int[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = base + i;
+    }
+    return a;
+  }
+
+  KvCache twoTiers(int topPages) {
+    KvCache c =
+        KvCache.builder()
+            .layout(LAYOUT)
+            .tier(DramTier.offHeap("hbm", (long) PAGE * topPages))
+            .tier(DramTier.offHeap("dram", (long) PAGE * 256))
+            .retention(RetentionPolicy.none())
+            .ticker(ticker)
+            .build();
+    opened.add(c);
+    return c;
+  }
+
+  void run(KvCache cache, int[] tokens) throws Exception {
+    ticker.advance(Duration.ofMillis(10));
+    try (Lease l = cache.acquire(Request.of(NS, tokens))) {
+      l.onboard().get(10, TimeUnit.SECONDS);
+      l.extend();
+      l.commit();
+    }
+  }
+
+  /** Caches {@code prompt}, then pushes it out of the top tier with as many other blocks. */
+  void cachedBelow(KvCache cache, int[] prompt, int topPages, int fillerBase) throws Exception {
+    run(cache, prompt);
+    run(cache, seq(fillerBase, topPages * T));
+    assertThat(cache.probe(NS, prompt).blocksPerTier()[0]).isZero();
+    assertThat(cache.probe(NS, prompt).matchedBlocks()).isEqualTo(prompt.length / T);
+  }
+
+  @Test
+  void aQueuedRequest_findsItsPrefixOnTop_whenScheduled() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] prompt = seq(1_000, 6 * T);
+    cachedBelow(cache, prompt, 16, 50_000);
+    long lookups = cache.stats().lookups();
+    long hits = cache.stats().hitTokens();
+
+    ticker.advance(Duration.ofMillis(10));
+    assertThat(cache.prefetch(Request.of(NS, prompt))).isEqualTo(6);
+    cache.prefetchesLanded().join();
+    assertThat(cache.probe(NS, prompt).blocksPerTier()[0]).isEqualTo(6);
+    assertThat(cache.stats().lookups()).as("a prefetch is not a lookup").isEqualTo(lookups);
+    assertThat(cache.stats().hitTokens()).as("nor a hit").isEqualTo(hits);
+    assertThat(cache.prefetchStats().pages()).isEqualTo(6);
+
+    ticker.advance(Duration.ofSeconds(2));
+    try (Lease l = cache.acquire(Request.of(NS, prompt))) {
+      assertThat(l.cachedBlocksPerTier()).containsExactly(6, 0);
+      assertThat(l.onboard()).isDone();
+    }
+    assertThat(cache.prefetchStats().used()).isEqualTo(6);
+    assertThat(cache.prefetchStats().unused()).isZero();
+  }
+
+  @Test
+  void aPrefixAlreadyOnTop_orNotCached_startsNothing() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] prompt = seq(1_000, 4 * T);
+    run(cache, prompt);
+    assertThat(cache.prefetch(Request.of(NS, prompt))).isZero();
+    assertThat(cache.prefetch(Request.of(NS, seq(70_000, 4 * T)))).isZero();
+    assertThat(cache.prefetchStats().pages()).isZero();
+  }
+
+  @Test
+  void aSingleTierCache_startsNothing() throws Exception {
+    KvCache cache =
+        KvCache.builder()
+            .layout(LAYOUT)
+            .tier(DramTier.offHeap("hbm", PAGE * 16L))
+            .ticker(ticker)
+            .build();
+    opened.add(cache);
+    int[] prompt = seq(1_000, 4 * T);
+    run(cache, prompt);
+    run(cache, seq(50_000, 16 * T));
+    assertThat(cache.prefetch(Request.of(NS, prompt))).isZero();
+  }
+
+  @Test
+  void aLaterQueuedRequest_doesNotTakeTheEarlierOnesPages() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] first = seq(1_000, 8 * T);
+    int[] second = seq(2_000, 8 * T);
+    int[] third = seq(3_000, 4 * T);
+    run(cache, first);
+    run(cache, second);
+    run(cache, third);
+    run(cache, seq(50_000, 16 * T));
+    for (int[] p : List.of(first, second, third)) {
+      assertThat(cache.probe(NS, p).blocksPerTier()[0]).isZero();
+    }
+
+    ticker.advance(Duration.ofMillis(10));
+    assertThat(cache.prefetch(Request.of(NS, first))).isEqualTo(8);
+    cache.prefetchesLanded().join();
+    ticker.advance(Duration.ofMillis(10));
+    assertThat(cache.prefetch(Request.of(NS, second))).isEqualTo(8);
+    cache.prefetchesLanded().join();
+    // The top tier now holds only the two queued requests' unused pages: the third gets none.
+    ticker.advance(Duration.ofMillis(10));
+    assertThat(cache.prefetch(Request.of(NS, third))).isZero();
+    cache.prefetchesLanded().join();
+    assertThat(cache.probe(NS, first).blocksPerTier()[0]).isEqualTo(8);
+    assertThat(cache.probe(NS, second).blocksPerTier()[0]).isEqualTo(8);
+    assertThat(cache.prefetchStats().skipped()).isEqualTo(4);
+  }
+
+  @Test
+  void blocksInUse_areNeverTaken_andWhatFindsNoRoomStaysBelow() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] prompt = seq(1_000, 8 * T);
+    cachedBelow(cache, prompt, 16, 50_000);
+    ticker.advance(Duration.ofMillis(10));
+    try (Lease busy = cache.acquire(Request.of(NS, seq(60_000, 12 * T)))) {
+      busy.extend();
+      busy.commit();
+      // 12 of the 16 pages are held by the open lease: 4 are left for the prefetch.
+      ticker.advance(Duration.ofMillis(10));
+      assertThat(cache.prefetch(Request.of(NS, prompt))).isEqualTo(4);
+      cache.prefetchesLanded().join();
+      assertThat(cache.probe(NS, seq(60_000, 12 * T)).blocksPerTier()[0]).isEqualTo(12);
+    }
+    // Root first: the part that came up is the prefix's start; the rest is onboarded on demand.
+    ticker.advance(Duration.ofMillis(10));
+    try (Lease l = cache.acquire(Request.of(NS, prompt))) {
+      assertThat(l.cachedBlocksPerTier()).containsExactly(4, 4);
+      l.onboard().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void badInput_isRefused_andLeavesTheCacheAsItWas() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] prompt = seq(1_000, 4 * T);
+    cachedBelow(cache, prompt, 16, 50_000);
+    Namespace other = Namespace.of("model", KvLayout.ofPageBytes(2 * T, PAGE));
+    assertThatThrownBy(() -> cache.prefetch(Request.of(other, seq(1, 2 * T))))
+        .isInstanceOf(KvTierException.class);
+    assertThatThrownBy(() -> cache.prefetch(null)).isInstanceOf(NullPointerException.class);
+    assertThat(cache.probe(NS, prompt).blocksPerTier()[0]).isZero();
+    ((KvCacheImpl) cache).checkInvariants();
+    cache.close();
+    assertThatThrownBy(() -> cache.prefetch(Request.of(NS, prompt)))
+        .isInstanceOf(CacheClosedException.class);
+  }
+}
