@@ -339,6 +339,8 @@ public final class TieredReplay {
    * @param exposedRequests requests that, once scheduled, waited for copies
    * @param exposedSeconds Σ time scheduled requests waited for copies: the onboarding exposed
    * @param exposedMaxSeconds the longest such wait
+   * @param exposedIdleSeconds the part of {@code exposedSeconds} on requests that found the engine
+   *     idle: no queue to hide copies behind, so only a forecast could have started them earlier
    * @param prefillSeconds Σ prefill time of the misses
    * @param spanSeconds from the first arrival to the last finish
    * @param prefetchCalls queued requests offered to {@link KvCache#prefetch(Request)}
@@ -351,13 +353,14 @@ public final class TieredReplay {
       long exposedRequests,
       double exposedSeconds,
       double exposedMaxSeconds,
+      double exposedIdleSeconds,
       double prefillSeconds,
       double spanSeconds,
       long prefetchCalls,
       long prefetchBlocks) {
 
     /** No engine model. */
-    public static final EngineStats NONE = new EngineStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    public static final EngineStats NONE = new EngineStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /**
      * The engine's load: prefill time over the span.
@@ -796,6 +799,7 @@ public final class TieredReplay {
     long exposedRequests;
     double exposedSeconds;
     double exposedMax;
+    double exposedIdle;
     double prefillSeconds;
     double lastFinish;
     long prefetchCalls;
@@ -867,7 +871,11 @@ public final class TieredReplay {
           queueMax = Math.max(queueMax, wait);
         }
         driver.advanceTo((long) Math.ceil(start * 1000));
+        double exposedBefore = exposedSeconds;
         double finish = serve(i, sessionOf[i], start);
+        if (wait <= 0) {
+          exposedIdle += exposedSeconds - exposedBefore;
+        }
         driver.end(i, sessionOf[i]);
         sessionOf[i] = null;
         engineFree = finish;
@@ -1068,6 +1076,7 @@ public final class TieredReplay {
           exposedRequests,
           exposedSeconds,
           exposedMax,
+          exposedIdle,
           prefillSeconds,
           span,
           prefetchCalls,

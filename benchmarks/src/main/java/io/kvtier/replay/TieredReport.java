@@ -286,7 +286,7 @@ public record TieredReport(
             Locale.ROOT,
             "engine %s: load %.2f (prefill %.0f s over %.0f s); %,d requests queued, %.1f s in"
                 + " all (longest %.1f s); onboarding exposed to requests %.2f s over %,d requests"
-                + " (longest %.3f s)%s%n",
+                + " (longest %.3f s; %.2f s of it at an idle engine)%s%n",
             r.policy(),
             e.load(),
             e.prefillSeconds(),
@@ -297,6 +297,7 @@ public record TieredReport(
             e.exposedSeconds(),
             e.exposedRequests(),
             e.exposedMaxSeconds(),
+            e.exposedIdleSeconds(),
             e.prefetchCalls() == 0
                 ? ""
                 : String.format(
@@ -507,6 +508,7 @@ public record TieredReport(
       m.put("engine_exposed_requests", e.exposedRequests());
       m.put("engine_exposed_s", e.exposedSeconds());
       m.put("engine_exposed_max_s", e.exposedMaxSeconds());
+      m.put("engine_exposed_idle_s", e.exposedIdleSeconds());
       m.put("engine_prefetch_blocks", e.prefetchBlocks());
     }
     for (int t = 1; t < names.size(); t++) {

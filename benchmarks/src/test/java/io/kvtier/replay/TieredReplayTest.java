@@ -154,60 +154,88 @@ class TieredReplayTest {
 
   /**
    * The engine model on a hand-made trace whose timing is known: 1 prefill token per second, and
-   * one block (one token of 1,000 KV bytes) per second over the cxl link. r0 (A: 4 blocks) runs 0-4
-   * s; r1 (12 new blocks, arrived at 0.1 s) runs 4-16 s and pushes A out of the 12-page top tier;
-   * r2 (4 new blocks, arrived at 5 s) runs 16-20 s; r3 (A and one new block, arrived at 6 s) is
-   * scheduled at 20 s. On demand, its 4 blocks are copied then: 4 s exposed. Prefetched when it
-   * arrived, they landed at 10 s, long before: nothing exposed, the same hits.
+   * one block (one token of 1,000 KV bytes) per second over the cxl link; a 12-page top tier. r0
+   * (A: 4 blocks) runs 0-4 s, r1 (B: 4 blocks, arrived at 0.05 s) 4-8 s, r2 (F: 8 blocks, arrived
+   * at 0.1 s) 8-16 s; r3 (A and one new block) arrives at 5 s and is scheduled at 16 s. On demand,
+   * F pushes A, the least recently used, down to cxl, and r3 waits 4 s for it. Offered to the cache
+   * when it arrived, A counts as used then: F pushes B down instead, and r3 waits for nothing.
    */
   private static final Trace QUEUED =
       Trace.of(
           "queued",
           List.of(
               TraceRequest.plain(0, 4, 1, 1, new long[] {1, 2, 3, 4}),
-              TraceRequest.plain(
-                  100, 12, 1, 1, new long[] {11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}),
-              TraceRequest.plain(5_000, 4, 1, 1, new long[] {31, 32, 33, 34}),
-              TraceRequest.plain(6_000, 5, 1, 1, new long[] {1, 2, 3, 4, 5})));
+              TraceRequest.plain(50, 4, 1, 1, new long[] {41, 42, 43, 44}),
+              TraceRequest.plain(100, 8, 1, 1, new long[] {11, 12, 13, 14, 15, 16, 17, 18}),
+              TraceRequest.plain(5_000, 5, 1, 1, new long[] {1, 2, 3, 4, 5})));
 
-  private static TieredReplay.Result engineRun(boolean prefetch, Path dir) {
+  private static TieredReplay.Result engineRun(Trace t, boolean prefetch, Path dir) {
     TieredReplay.Engine engine =
         new TieredReplay.Engine(
             new TieredReplay.CostModel(1, 1000), java.util.Map.of("cxl", 1000.0), prefetch);
     TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
-    return new TieredReplay(QUEUED, tiers, true)
+    return new TieredReplay(t, tiers, true)
         .engine(engine)
         .run("lru", ReferenceReplay.Progress.NONE);
   }
 
   @Test
   void engineModel_onDemand_exposesTheCopiesOfAQueuedRequest() {
-    TieredReplay.Result r = engineRun(false, dir);
+    TieredReplay.Result r = engineRun(QUEUED, false, dir);
     TieredReplay.EngineStats e = r.engine();
     assertThat(r.hitBlocksPerTier()).containsExactly(0L, 4L);
     assertThat(e.queuedRequests()).isEqualTo(3);
-    assertThat(e.queueSeconds()).isCloseTo(3.9 + 11 + 14, offset(1e-9));
+    assertThat(e.queueSeconds()).isCloseTo(3.95 + 7.9 + 11, offset(1e-9));
     assertThat(e.exposedRequests()).isEqualTo(1);
     assertThat(e.exposedSeconds()).isCloseTo(4, offset(1e-9));
-    assertThat(e.prefillSeconds()).isCloseTo(21, offset(1e-9));
-    assertThat(e.spanSeconds()).isCloseTo(25, offset(1e-9));
+    assertThat(e.exposedIdleSeconds()).isZero();
+    assertThat(e.prefillSeconds()).isCloseTo(17, offset(1e-9));
+    assertThat(e.spanSeconds()).isCloseTo(21, offset(1e-9));
     assertThat(e.prefetchCalls()).isZero();
   }
 
   @Test
-  void engineModel_queuedPrefetch_hidesThemBehindTheQueue_withTheSameHits() {
-    TieredReplay.Result demand = engineRun(false, dir);
-    TieredReplay.Result r = engineRun(true, dir);
+  void engineModel_queuedPrefetch_keepsTheQueuedPrefixUp_withTheSameHitTokens() {
+    TieredReplay.Result demand = engineRun(QUEUED, false, dir);
+    TieredReplay.Result r = engineRun(QUEUED, true, dir);
     TieredReplay.EngineStats e = r.engine();
     assertThat(r.hitTokens()).isEqualTo(demand.hitTokens());
-    assertThat(r.hitBlocksPerTier())
-        .as("the prefix was on top when scheduled")
-        .containsExactly(4L, 0L);
+    assertThat(r.hitBlocksPerTier()).as("A was on top when scheduled").containsExactly(4L, 0L);
     assertThat(e.exposedSeconds()).isZero();
-    assertThat(e.prefetchBlocks()).isEqualTo(4);
-    assertThat(e.spanSeconds()).isCloseTo(21, offset(1e-9));
-    assertThat(r.prefetch().used()).isEqualTo(4);
-    assertThat(r.link("cxl", "dram").pages()).isEqualTo(4);
+    assertThat(e.spanSeconds()).isCloseTo(17, offset(1e-9));
+    assertThat(e.prefetchCalls()).isPositive();
+    assertThat(r.link("cxl", "dram").pages()).isZero();
+  }
+
+  @Test
+  void engineModel_onAgenticTraffic_repeats_andQueuedPrefetchCopiesAndHidesOnboarding()
+      throws Exception {
+    Path file = dir.resolve("agentic.jsonl");
+    Files.writeString(
+        file,
+        AgenticGenerator.generate(
+            new AgenticGenerator.Options(11, 12, 12, 2, 2, 64, 2_000, 0.1, 0.1, 20_000)),
+        StandardCharsets.UTF_8);
+    Trace t = TraceFormat.KVTIER.read(List.of(file), TraceFormat.Options.DEFAULTS);
+    TieredReplay.Engine demand =
+        new TieredReplay.Engine(
+            new TieredReplay.CostModel(2_000, 131_072), java.util.Map.of(), false);
+    TieredReplay.Engine queued =
+        new TieredReplay.Engine(
+            new TieredReplay.CostModel(2_000, 131_072), java.util.Map.of(), true);
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 256 * PAGE, 4096 * PAGE, 0, PAGE, dir);
+    TieredReplay.Result a =
+        new TieredReplay(t, tiers).engine(demand).run("lru", ReferenceReplay.Progress.NONE);
+    TieredReplay.Result b =
+        new TieredReplay(t, tiers).engine(demand).run("lru", ReferenceReplay.Progress.NONE);
+    TieredReplay.Result q =
+        new TieredReplay(t, tiers).engine(queued).run("lru", ReferenceReplay.Progress.NONE);
+    assertThat(b.engine()).as("the model's times repeat").isEqualTo(a.engine());
+    assertThat(a.engine().queuedRequests()).isPositive();
+    assertThat(a.engine().exposedSeconds()).isPositive();
+    assertThat(q.engine().prefetchBlocks()).isPositive();
+    assertThat(q.prefetch().used()).isPositive();
+    assertThat(q.engine().exposedSeconds()).isLessThan(a.engine().exposedSeconds());
   }
 
   @Test

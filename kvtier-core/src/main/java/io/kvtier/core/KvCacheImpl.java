@@ -329,6 +329,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       if (n == 0) {
         return 0;
       }
+      long before = index.lastAccess(matched[n - 1]);
       // The request runs shortly: its prefix counts as used now, so the pages that land are not
       // the next victims of the requests scheduled before it.
       index.refresh(matched, n, ticker.read());
@@ -341,8 +342,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         }
       }
       int[] chain = Arrays.copyOf(matched, n);
-      return hints.promoteQueued(
-          chain, request.sessionId(), request.salt(), index.lastAccess(chain[n - 1]));
+      // Only what the eviction order ranked below the prefix before this call may make room.
+      return hints.promoteQueued(chain, request.sessionId(), request.salt(), before);
     } finally {
       lock.unlock();
     }

@@ -73,19 +73,29 @@ class QueuedPrefetchTest {
     }
   }
 
-  /** Caches {@code prompt}, then pushes it out of the top tier with as many other blocks. */
-  void cachedBelow(KvCache cache, int[] prompt, int topPages, int fillerBase) throws Exception {
-    run(cache, prompt);
-    run(cache, seq(fillerBase, topPages * T));
-    assertThat(cache.probe(NS, prompt).blocksPerTier()[0]).isZero();
-    assertThat(cache.probe(NS, prompt).matchedBlocks()).isEqualTo(prompt.length / T);
+  /**
+   * Caches the prompts, then pushes them out of the top tier with a request that fills the whole
+   * tier and leaves without committing: the top tier ends empty.
+   */
+  void cachedBelow(KvCache cache, int topPages, int[]... prompts) throws Exception {
+    for (int[] p : prompts) {
+      run(cache, p);
+    }
+    ticker.advance(Duration.ofMillis(10));
+    try (Lease l = cache.acquire(Request.of(NS, seq(700_000, topPages * T)))) {
+      l.extend();
+    }
+    for (int[] p : prompts) {
+      assertThat(cache.probe(NS, p).blocksPerTier()[0]).isZero();
+      assertThat(cache.probe(NS, p).matchedBlocks()).isEqualTo(p.length / T);
+    }
   }
 
   @Test
   void aQueuedRequest_findsItsPrefixOnTop_whenScheduled() throws Exception {
     KvCache cache = twoTiers(16);
     int[] prompt = seq(1_000, 6 * T);
-    cachedBelow(cache, prompt, 16, 50_000);
+    cachedBelow(cache, 16, prompt);
     long lookups = cache.stats().lookups();
     long hits = cache.stats().hitTokens();
 
@@ -137,13 +147,7 @@ class QueuedPrefetchTest {
     int[] first = seq(1_000, 8 * T);
     int[] second = seq(2_000, 8 * T);
     int[] third = seq(3_000, 4 * T);
-    run(cache, first);
-    run(cache, second);
-    run(cache, third);
-    run(cache, seq(50_000, 16 * T));
-    for (int[] p : List.of(first, second, third)) {
-      assertThat(cache.probe(NS, p).blocksPerTier()[0]).isZero();
-    }
+    cachedBelow(cache, 16, third, first, second);
 
     ticker.advance(Duration.ofMillis(10));
     assertThat(cache.prefetch(Request.of(NS, first))).isEqualTo(8);
@@ -151,7 +155,8 @@ class QueuedPrefetchTest {
     ticker.advance(Duration.ofMillis(10));
     assertThat(cache.prefetch(Request.of(NS, second))).isEqualTo(8);
     cache.prefetchesLanded().join();
-    // The top tier now holds only the two queued requests' unused pages: the third gets none.
+    // The top tier now holds only the two queued requests' unused pages: the third gets none,
+    // though its prefix was used before theirs.
     ticker.advance(Duration.ofMillis(10));
     assertThat(cache.prefetch(Request.of(NS, third))).isZero();
     cache.prefetchesLanded().join();
@@ -161,15 +166,35 @@ class QueuedPrefetchTest {
   }
 
   @Test
+  void blocksUsedAfterThePrefix_areNotDisplaced() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] prompt = seq(1_000, 8 * T);
+    cachedBelow(cache, 16, prompt);
+    // Newer traffic fills the top tier again: recency ranks all of it above the prompt.
+    run(cache, seq(60_000, 16 * T));
+    ticker.advance(Duration.ofMillis(10));
+    assertThat(cache.prefetch(Request.of(NS, prompt))).isZero();
+    cache.prefetchesLanded().join();
+    assertThat(cache.probe(NS, seq(60_000, 16 * T)).blocksPerTier()[0]).isEqualTo(16);
+    assertThat(cache.prefetchStats().skipped()).isEqualTo(8);
+    // Scheduled, the request onboards on demand as always.
+    ticker.advance(Duration.ofMillis(10));
+    try (Lease l = cache.acquire(Request.of(NS, prompt))) {
+      assertThat(l.cachedBlocksPerTier()).containsExactly(0, 8);
+      l.onboard().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void blocksInUse_areNeverTaken_andWhatFindsNoRoomStaysBelow() throws Exception {
     KvCache cache = twoTiers(16);
     int[] prompt = seq(1_000, 8 * T);
-    cachedBelow(cache, prompt, 16, 50_000);
+    cachedBelow(cache, 16, prompt);
     ticker.advance(Duration.ofMillis(10));
     try (Lease busy = cache.acquire(Request.of(NS, seq(60_000, 12 * T)))) {
       busy.extend();
       busy.commit();
-      // 12 of the 16 pages are held by the open lease: 4 are left for the prefetch.
+      // 12 of the 16 pages are held by the open lease: 4 free ones are left for the prefetch.
       ticker.advance(Duration.ofMillis(10));
       assertThat(cache.prefetch(Request.of(NS, prompt))).isEqualTo(4);
       cache.prefetchesLanded().join();
@@ -187,7 +212,7 @@ class QueuedPrefetchTest {
   void badInput_isRefused_andLeavesTheCacheAsItWas() throws Exception {
     KvCache cache = twoTiers(16);
     int[] prompt = seq(1_000, 4 * T);
-    cachedBelow(cache, prompt, 16, 50_000);
+    cachedBelow(cache, 16, prompt);
     Namespace other = Namespace.of("model", KvLayout.ofPageBytes(2 * T, PAGE));
     assertThatThrownBy(() -> cache.prefetch(Request.of(other, seq(1, 2 * T))))
         .isInstanceOf(KvTierException.class);
