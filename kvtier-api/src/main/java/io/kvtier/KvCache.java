@@ -134,14 +134,13 @@ public interface KvCache extends AutoCloseable {
    *
    * <p>A hint, asynchronous and best effort. The prefix's blocks count as used now (the request
    * will use them shortly), without counting a hit. The copies go behind onboarding for scheduled
-   * requests, root first, and take only free pages, dead blocks and blocks last used before the
-   * prefix itself was (so a prefetch never displaces what recency ranks above the request's own
-   * prefix) that are not unused prefetched pages: requests queued earlier keep theirs, so call it
-   * in queue order, and again for the requests nearest the head as the queue moves (a call for a
-   * prefix that is up already costs a lookup). What finds no room stays below for the request's own
-   * onboarding. Quotas apply as to the request. The copies count in {@link #prefetchStats()} and
-   * land by {@link #prefetchesLanded()}. Nothing is pinned: a request that never comes leaves pages
-   * that the eviction policy takes back like any others.
+   * requests, root first, and take only free pages, dead blocks and blocks last used before this
+   * call that are not themselves unused prefetched pages: requests queued earlier keep theirs, so
+   * call it in queue order, and again for the requests nearest the head as the queue moves (a call
+   * for a prefix that is up already costs a lookup). What finds no room stays below for the
+   * request's own onboarding. Quotas apply as to the request. The copies count in {@link
+   * #prefetchStats()} and land by {@link #prefetchesLanded()}. Nothing is pinned: a request that
+   * never comes leaves pages that the eviction policy takes back like any others.
    *
    * @param request the queued request, as it will be acquired
    * @return the blocks whose copies were started: 0 when every cached block of the prefix is in the

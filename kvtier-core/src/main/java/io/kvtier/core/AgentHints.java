@@ -580,9 +580,8 @@ final class AgentHints implements PrefetchContext {
   /**
    * {@link io.kvtier.KvCache#prefetch(io.kvtier.Request)}: copies the lower-tier part of a queued
    * request's matched prefix ({@code chain}, root first, just marked used) up, yielding to blocks
-   * used at or after {@code coldBefore} (when the prefix was last used before this call) and within
-   * the queue's larger cap; charged as the request would be. Returns the blocks whose copies
-   * started.
+   * used at or after {@code coldBefore} (the call's time) and within the queue's larger cap;
+   * charged as the request would be. Returns the blocks whose copies started.
    */
   int promoteQueued(int[] chain, String sessionId, long salt, long coldBefore) {
     if (cache.isClosed()) {

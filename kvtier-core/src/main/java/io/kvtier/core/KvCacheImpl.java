@@ -329,7 +329,6 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       if (n == 0) {
         return 0;
       }
-      long before = index.lastAccess(matched[n - 1]);
       // The request runs shortly: its prefix counts as used now, so the pages that land are not
       // the next victims of the requests scheduled before it.
       index.refresh(matched, n, ticker.read());
@@ -342,8 +341,10 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         }
       }
       int[] chain = Arrays.copyOf(matched, n);
-      // Only what the eviction order ranked below the prefix before this call may make room.
-      return hints.promoteQueued(chain, request.sessionId(), request.salt(), before);
+      // Anything used before this call may make room (the request is certain and imminent);
+      // other queued requests' unused pages and blocks in use may not.
+      return hints.promoteQueued(
+          chain, request.sessionId(), request.salt(), index.lastAccess(chain[n - 1]));
     } finally {
       lock.unlock();
     }

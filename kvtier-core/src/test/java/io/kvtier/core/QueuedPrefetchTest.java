@@ -166,23 +166,20 @@ class QueuedPrefetchTest {
   }
 
   @Test
-  void blocksUsedAfterThePrefix_areNotDisplaced() throws Exception {
+  void olderTraffic_makesRoom_andStaysCachedBelow() throws Exception {
     KvCache cache = twoTiers(16);
     int[] prompt = seq(1_000, 8 * T);
+    int[] newer = seq(60_000, 16 * T);
     cachedBelow(cache, 16, prompt);
-    // Newer traffic fills the top tier again: recency ranks all of it above the prompt.
-    run(cache, seq(60_000, 16 * T));
+    // Newer traffic fills the top tier again; the queued request is certain and imminent, so it
+    // displaces half of it (to the lower tier: nothing is lost).
+    run(cache, newer);
     ticker.advance(Duration.ofMillis(10));
-    assertThat(cache.prefetch(Request.of(NS, prompt))).isZero();
+    assertThat(cache.prefetch(Request.of(NS, prompt))).isEqualTo(8);
     cache.prefetchesLanded().join();
-    assertThat(cache.probe(NS, seq(60_000, 16 * T)).blocksPerTier()[0]).isEqualTo(16);
-    assertThat(cache.prefetchStats().skipped()).isEqualTo(8);
-    // Scheduled, the request onboards on demand as always.
-    ticker.advance(Duration.ofMillis(10));
-    try (Lease l = cache.acquire(Request.of(NS, prompt))) {
-      assertThat(l.cachedBlocksPerTier()).containsExactly(0, 8);
-      l.onboard().get(10, TimeUnit.SECONDS);
-    }
+    assertThat(cache.probe(NS, prompt).blocksPerTier()[0]).isEqualTo(8);
+    assertThat(cache.probe(NS, newer).blocksPerTier()[0]).isEqualTo(8);
+    assertThat(cache.probe(NS, newer).matchedBlocks()).isEqualTo(16);
   }
 
   @Test
