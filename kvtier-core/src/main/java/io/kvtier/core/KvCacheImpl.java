@@ -247,14 +247,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       int root = rootFor(ns, request.salt());
       int maxBlocks = tok.length / tpb;
       int[] matched = scratch(maxBlocks);
-      int n = index.match(root, tok, tok.length, matched);
+      int n = matchUsable(root, tok, matched);
       int usable = usableMask();
-      for (int i = 0; i < n; i++) {
-        if ((index.copyMask(matched[i]) & usable) == 0) {
-          n = i; // only a degraded tier holds it: a miss from here on
-          break;
-        }
-      }
       long now = ticker.read();
       SessionImpl session = existingSession(request.sessionId());
       int turn =
@@ -271,11 +265,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         int fastest = Integer.numberOfTrailingZeros(mask);
         perTier[fastest]++;
         tiers[fastest].hitBlocks++;
-        for (int t = 0; t < tiers.length; t++) {
-          if ((mask & (1 << t)) != 0) {
-            tiers[t].evictor.onAccess(b);
-          }
-        }
+        accessed(b, mask);
       }
       LeaseImpl lease = new LeaseImpl(this, request, root, matched, n, perTier);
       lease.turn = turn;
@@ -318,27 +308,16 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
       int[] tok = request.tokens();
       int[] matched = scratch(tok.length / tpb);
-      int n = index.match(root, tok, tok.length, matched);
-      int usable = usableMask();
-      for (int i = 0; i < n; i++) {
-        if ((index.copyMask(matched[i]) & usable) == 0) {
-          n = i;
-          break;
-        }
-      }
+      int n = matchUsable(root, tok, matched);
       if (n == 0) {
         return 0;
       }
       // The request runs shortly: its prefix counts as used now, so the pages that land are not
       // the next victims of the requests scheduled before it.
       index.refresh(matched, n, ticker.read());
+      int usable = usableMask();
       for (int i = 0; i < n; i++) {
-        int mask = index.copyMask(matched[i]) & usable;
-        for (int t = 0; t < tiers.length; t++) {
-          if ((mask & (1 << t)) != 0) {
-            tiers[t].evictor.onAccess(matched[i]);
-          }
-        }
+        accessed(matched[i], index.copyMask(matched[i]) & usable);
       }
       int[] chain = Arrays.copyOf(matched, n);
       // Anything used before this call may make room (the request is certain and imminent);
@@ -364,14 +343,10 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         return new Warmth(0, 0, perTier);
       }
       int[] matched = scratch(tokens.length / tpb);
-      int n = index.match(root, tokens, tokens.length, matched);
+      int n = matchUsable(root, tokens, matched);
       int usable = usableMask();
       for (int i = 0; i < n; i++) {
         int mask = index.copyMask(matched[i]) & usable;
-        if (mask == 0) {
-          n = i;
-          break;
-        }
         for (int t = 0; t < tiers.length; t++) {
           if ((mask & (1 << t)) != 0) {
             perTier[t]++;
@@ -1058,6 +1033,30 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
     }
     return m;
+  }
+
+  /**
+   * Matches {@code tok} below {@code root} into {@code out} and returns how many blocks count: up
+   * to the first one that only a degraded tier holds, a miss from there on (lock held).
+   */
+  private int matchUsable(int root, int[] tok, int[] out) {
+    int n = index.match(root, tok, tok.length, out);
+    int usable = usableMask();
+    for (int i = 0; i < n; i++) {
+      if ((index.copyMask(out[i]) & usable) == 0) {
+        return i;
+      }
+    }
+    return n;
+  }
+
+  /** Tells the evictor of each tier in {@code mask} that block {@code b} was used (lock held). */
+  private void accessed(int b, int mask) {
+    for (int t = 0; t < tiers.length; t++) {
+      if ((mask & (1 << t)) != 0) {
+        tiers[t].evictor.onAccess(b);
+      }
+    }
   }
 
   /**
