@@ -832,7 +832,7 @@ public final class TieredReplay {
           linkRate[t] = engine.linkBytesPerSecond(names.get(t));
         }
       }
-      prefetchReady = new double[Math.max(1, driver.sessionCount()) + 1];
+      prefetchReady = new double[driver.sessionCount() + 1]; // one per session, then a shared one
     }
 
     /**
