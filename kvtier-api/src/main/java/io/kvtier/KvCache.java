@@ -130,7 +130,9 @@ public interface KvCache extends AutoCloseable {
    * engine instead of delaying it once it is scheduled (CachedAttention's scheduler-aware
    * prefetch). Call it when the request enters the engine's waiting queue, then {@link
    * #acquire(Request)} it when it is scheduled, as usual; its onboarding then waits only for what
-   * has not landed yet.
+   * has not landed yet. The same call fits a request the engine knows is coming before it exists:
+   * when a parent agent's last sub-agent finishes, the parent runs next, and a request for its last
+   * prompt names the prefix its next one will reuse (KVFlow's step-graph prefetch).
    *
    * <p>A hint, asynchronous and best effort. The prefix's blocks count as used now (the request
    * will use them shortly), without counting a hit. The copies go behind onboarding for scheduled

@@ -127,12 +127,14 @@ public final class ReplayCommand implements Callable<Integer> {
 
   @Option(
       names = "--prefetch",
-      paramLabel = "none|resume|queued|resume,queued",
+      paramLabel = "none|LIST",
       defaultValue = "none",
       description =
           "Tiered mode: none; resume: bring a paused session's blocks back to the top tier a"
               + " second before its estimated resume; queued (with --engine): prefetch each"
-              + " request's cached prefix when it enters the engine's queue; or both.")
+              + " request's cached prefix when it enters the engine's queue; steps (with --engine):"
+              + " prefetch a parent session's prefix when its last running sub-agent finishes;"
+              + " or a comma-separated list of these.")
   String prefetch;
 
   @Option(
@@ -310,10 +312,18 @@ public final class ReplayCommand implements Callable<Integer> {
           throw new IllegalArgumentException(
               "--last-tier-min-uses must be in [1, 15], was " + lastTierMinUses);
         }
-        if (!List.of("none", "resume", "queued", "resume,queued", "queued,resume")
-            .contains(prefetch)) {
+        List<String> kinds = List.of(prefetch.split(",", -1));
+        if (!prefetch.equals("none")
+            && (kinds.isEmpty()
+                || !List.of("resume", "queued", "steps").containsAll(kinds)
+                || new java.util.HashSet<>(kinds).size() != kinds.size())) {
           throw new IllegalArgumentException(
-              "--prefetch must be none, resume, queued or resume,queued, was " + prefetch);
+              "--prefetch must be none or a list of resume, queued and steps, was " + prefetch);
+        }
+        if (kinds.contains("steps") && !engineModel) {
+          throw new IllegalArgumentException(
+              "--prefetch steps prefetches a parent when its sub-agents finish in the engine: add"
+                  + " --engine");
         }
         if (prefetch.contains("queued") && !engineModel) {
           throw new IllegalArgumentException(
@@ -328,7 +338,9 @@ public final class ReplayCommand implements Callable<Integer> {
           if (linkGbps != null) {
             linkGbps.forEach((k, v) -> links.put(k, v * 1e9));
           }
-          engine = new TieredReplay.Engine(cost, links, prefetch.contains("queued"));
+          engine =
+              new TieredReplay.Engine(
+                  cost, links, kinds.contains("queued"), kinds.contains("steps"));
         }
       } catch (IllegalArgumentException e) {
         stderr.println("kvtier replay: " + e.getMessage());

@@ -257,13 +257,38 @@ public final class TieredReplay {
    * prefetch); at scheduling it waits for what has not landed, including its session's copies still
    * in flight.
    *
+   * <p>With {@code prefetchSteps} the engine also acts on the one step of an agent workflow it
+   * knows for certain: when the last running sub-agent of a parent session finishes (its request
+   * with no pause after it has been prefilled), the parent runs next, so the replay calls {@link
+   * KvCache#prefetch(Request)} with the parent's last prompt then (KVFlow's step-graph prefetch). A
+   * sub-agent session is one whose name is its parent's followed by {@code /}, as both the WEKA
+   * reader and the generator name them; the replay counts a parent's sub-agents from their first
+   * request to their last, so it learns nothing from the trace's times.
+   *
    * @param cost the prefill rate and the model's KV bytes per token
    * @param linkBytesPerSecond by lower tier name ({@code dram}, {@code cxl}, {@code nvme}): its
    *     link's bandwidth into the top tier, in bytes per second
    * @param prefetchQueued whether queued requests are prefetched
+   * @param prefetchSteps whether a parent session's prefix is prefetched when its last running
+   *     sub-agent finishes (the workflow's next step is the parent)
    */
   public record Engine(
-      CostModel cost, java.util.Map<String, Double> linkBytesPerSecond, boolean prefetchQueued) {
+      CostModel cost,
+      java.util.Map<String, Double> linkBytesPerSecond,
+      boolean prefetchQueued,
+      boolean prefetchSteps) {
+
+    /**
+     * An engine without the parent-resume forecast.
+     *
+     * @param cost the cost model
+     * @param linkBytesPerSecond link bandwidths by lower tier
+     * @param prefetchQueued whether queued requests are prefetched
+     */
+    public Engine(
+        CostModel cost, java.util.Map<String, Double> linkBytesPerSecond, boolean prefetchQueued) {
+      this(cost, linkBytesPerSecond, prefetchQueued, false);
+    }
 
     /**
      * Assumed link bandwidths into the top tier (GPU memory), in bytes per second: host DRAM over
@@ -343,8 +368,10 @@ public final class TieredReplay {
    *     idle: no queue to hide copies behind, so only a forecast could have started them earlier
    * @param prefillSeconds Σ prefill time of the misses
    * @param spanSeconds from the first arrival to the last finish
-   * @param prefetchCalls queued requests offered to {@link KvCache#prefetch(Request)}
+   * @param prefetchCalls requests offered to {@link KvCache#prefetch(Request)} (queued ones, and
+   *     parents whose sub-agents finished)
    * @param prefetchBlocks blocks whose copies those calls started
+   * @param stepPrefetches of those calls, the ones for parents whose last sub-agent finished
    */
   public record EngineStats(
       long queuedRequests,
@@ -357,10 +384,11 @@ public final class TieredReplay {
       double prefillSeconds,
       double spanSeconds,
       long prefetchCalls,
-      long prefetchBlocks) {
+      long prefetchBlocks,
+      long stepPrefetches) {
 
     /** No engine model. */
-    public static final EngineStats NONE = new EngineStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    public static final EngineStats NONE = new EngineStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /**
      * The engine's load: prefill time over the span.
@@ -833,6 +861,78 @@ public final class TieredReplay {
         }
       }
       prefetchReady = new double[driver.sessionCount() + 1]; // one per session, then a shared one
+      List<String> sessionNames = trace.sessions();
+      parentOf = new int[sessionNames.size()];
+      java.util.Map<String, Integer> byName = new java.util.HashMap<>();
+      for (int si = 0; si < sessionNames.size(); si++) {
+        byName.put(sessionNames.get(si), si);
+      }
+      for (int si = 0; si < sessionNames.size(); si++) {
+        String name = sessionNames.get(si);
+        int slash = name.indexOf('/');
+        parentOf[si] = slash <= 0 ? -1 : byName.getOrDefault(name.substring(0, slash), -1);
+      }
+      runningSubs = new int[sessionNames.size()];
+      lastArrived = new int[sessionNames.size()];
+      Arrays.fill(lastArrived, -1);
+    }
+
+    // The parent-resume forecast (prefetchSteps).
+    final int[] parentOf;
+    final int[] runningSubs;
+    final int[] lastArrived;
+    final java.util.PriorityQueue<double[]> steps =
+        new java.util.PriorityQueue<>((a, b) -> Double.compare(a[0], b[0]));
+    long stepPrefetches;
+
+    /** A request arrives: counts a sub-agent's start and notes the session's latest request. */
+    void arrived(int i) {
+      int si = trace.session(i);
+      if (si < 0) {
+        return;
+      }
+      if (lastArrived[si] < 0 && parentOf[si] >= 0) {
+        runningSubs[parentOf[si]]++;
+      }
+      lastArrived[si] = i;
+    }
+
+    /**
+     * Request i was served and its prefill ends at {@code finish}: when it was a sub-agent's last
+     * and no sibling still runs, the parent's prefix is due for prefetch then.
+     */
+    void served(int i, double finish, Session[] sessionOf) {
+      int si = trace.session(i);
+      if (si < 0 || parentOf[si] < 0 || trace.pauseKind(i) != null) {
+        return;
+      }
+      int parent = parentOf[si];
+      int last = lastArrived[parent];
+      // A parent whose latest request still waits will prefetch it itself when queued.
+      if (--runningSubs[parent] == 0 && last >= 0 && sessionOf[last] == null) {
+        steps.add(new double[] {finish, parent, last});
+      }
+    }
+
+    /** The time of the next parent-resume prefetch, or +∞. */
+    double nextStep() {
+      double[] d = steps.peek();
+      return d == null ? Double.POSITIVE_INFINITY : d[0];
+    }
+
+    /**
+     * Runs the next parent-resume prefetch, unless the parent's next request came first: the
+     * parent's last prompt is its cached prefix.
+     */
+    void runStep() {
+      double[] d = steps.poll();
+      int parent = (int) d[1];
+      int last = (int) d[2];
+      if (lastArrived[parent] != last) {
+        return;
+      }
+      stepPrefetches++;
+      prefetchAt(last, driver.session(parent), d[0]);
     }
 
     /**
@@ -853,9 +953,16 @@ public final class TieredReplay {
             queue.isEmpty()
                 ? Double.POSITIVE_INFINITY
                 : Math.max(arrival(queue.peekFirst()), engineFree);
+        double step = nextStep();
+        if (step < head && (next >= n || step < arrival(next))) {
+          driver.advanceTo((long) Math.ceil(step * 1000));
+          runStep();
+          continue;
+        }
         if (next < n && arrival(next) <= head) {
           int i = next++;
           sessionOf[i] = driver.begin(i);
+          arrived(i);
           queue.addLast(i);
           if (engine.prefetchQueued()) {
             prefetchQueue(queue, sessionOf, arrival(i));
@@ -878,6 +985,9 @@ public final class TieredReplay {
         }
         driver.end(i, sessionOf[i]);
         sessionOf[i] = null;
+        if (engine.prefetchSteps()) {
+          served(i, finish, sessionOf);
+        }
         engineFree = finish;
         lastFinish = Math.max(lastFinish, finish);
         if (engine.prefetchQueued() && !queue.isEmpty()) {
@@ -1080,7 +1190,8 @@ public final class TieredReplay {
           prefillSeconds,
           span,
           prefetchCalls,
-          prefetchStarted);
+          prefetchStarted,
+          stepPrefetches);
     }
   }
 

@@ -302,9 +302,11 @@ public record TieredReport(
                 ? ""
                 : String.format(
                     Locale.ROOT,
-                    "; queued prefetch started %,d blocks' copies for %,d requests",
+                    "; prefetch started %,d blocks' copies over %,d calls (%,d for parents whose"
+                        + " sub-agents finished)",
                     e.prefetchBlocks(),
-                    e.prefetchCalls()));
+                    e.prefetchCalls(),
+                    e.stepPrefetches()));
       }
       PrefetchStats p = r.prefetch();
       if (p.pages() + p.skipped() > 0) {
@@ -510,6 +512,7 @@ public record TieredReport(
       m.put("engine_exposed_max_s", e.exposedMaxSeconds());
       m.put("engine_exposed_idle_s", e.exposedIdleSeconds());
       m.put("engine_prefetch_blocks", e.prefetchBlocks());
+      m.put("engine_step_prefetches", e.stepPrefetches());
     }
     for (int t = 1; t < names.size(); t++) {
       m.put("bring_up_s_" + names.get(t), r.bringUpSeconds(t, cost));

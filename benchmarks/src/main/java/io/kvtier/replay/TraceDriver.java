@@ -52,6 +52,11 @@ final class TraceDriver {
     return sessions.length;
   }
 
+  /** The session with index {@code si}, or null before its first request. */
+  Session session(int si) {
+    return sessions[si];
+  }
+
   Namespace namespace(int i) {
     return namespaces[trace.model(i)];
   }

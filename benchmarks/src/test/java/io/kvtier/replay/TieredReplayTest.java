@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.offset;
 
 import io.kvtier.LinkStats;
+import io.kvtier.PauseKind;
 import io.kvtier.TierStats;
 import io.kvtier.tools.Main;
 import java.io.ByteArrayOutputStream;
@@ -238,6 +239,101 @@ class TieredReplayTest {
     assertThat(q.engine().exposedSeconds()).isLessThan(a.engine().exposedSeconds());
   }
 
+  private static TraceRequest turn(
+      long ms, String session, String agent, PauseKind pause, long... blocks) {
+    return new TraceRequest(
+        ms,
+        session,
+        agent,
+        "model",
+        "",
+        "",
+        blocks.length,
+        1,
+        1,
+        blocks,
+        pause == null ? -1 : 1_000,
+        pause,
+        0,
+        0,
+        false);
+  }
+
+  /**
+   * A parent and its sub-agent, timed as {@link #QUEUED} is (1 token/s, 1 block/s, 12 top pages). p
+   * runs A (4 blocks) 0-4 s and pauses for a tool call: its sub-agent p/sub-0 (12 blocks) arrives
+   * at 4.5 s, runs 4.5-16.5 s and pushes A down to cxl. p's next turn (A and one new block) arrives
+   * at {@code parentBackMs}.
+   */
+  private static Trace subAgentTrace(long parentBackMs) {
+    return Trace.of(
+        "steps",
+        List.of(
+            turn(0, "p", "main", PauseKind.TOOL, 1, 2, 3, 4),
+            turn(
+                4_500,
+                "p/sub-0",
+                "sub:Explore",
+                null,
+                21,
+                22,
+                23,
+                24,
+                25,
+                26,
+                27,
+                28,
+                29,
+                30,
+                31,
+                32),
+            turn(parentBackMs, "p", "main", null, 1, 2, 3, 4, 5)));
+  }
+
+  private static TieredReplay.Result stepsRun(Trace t, boolean steps, Path dir) {
+    TieredReplay.Engine engine =
+        new TieredReplay.Engine(
+            new TieredReplay.CostModel(1, 1000), java.util.Map.of("cxl", 1000.0), false, steps);
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
+    return new TieredReplay(t, tiers, true)
+        .engine(engine)
+        .run("lru", ReferenceReplay.Progress.NONE);
+  }
+
+  @Test
+  void engineModel_stepPrefetch_bringsTheParentUpWhenItsLastSubAgentFinishes() {
+    Trace t = subAgentTrace(21_000);
+    TieredReplay.Result demand = stepsRun(t, false, dir);
+    assertThat(demand.hitBlocksPerTier()).containsExactly(0L, 4L);
+    assertThat(demand.engine().exposedSeconds())
+        .as("on demand, the parent waits for A at an idle engine")
+        .isCloseTo(4, offset(1e-9));
+    assertThat(demand.engine().exposedIdleSeconds()).isCloseTo(4, offset(1e-9));
+    assertThat(demand.engine().stepPrefetches()).isZero();
+
+    TieredReplay.Result steps = stepsRun(t, true, dir);
+    assertThat(steps.hitTokens()).isEqualTo(demand.hitTokens());
+    assertThat(steps.engine().stepPrefetches()).isEqualTo(1);
+    assertThat(steps.hitBlocksPerTier())
+        .as("copied up at 16.5 s, landed at 20.5 s")
+        .containsExactly(4L, 0L);
+    assertThat(steps.engine().exposedSeconds()).isZero();
+    assertThat(steps.prefetch().used()).isEqualTo(4);
+  }
+
+  @Test
+  void engineModel_stepPrefetch_waitsForItsCopies_andSkipsAParentThatCameBackFirst() {
+    // Back at 18 s: the copies started at 16.5 s land at 20.5 s, so 2.5 s stay exposed.
+    TieredReplay.Result early = stepsRun(subAgentTrace(18_000), true, dir);
+    assertThat(early.engine().stepPrefetches()).isEqualTo(1);
+    assertThat(early.engine().exposedSeconds()).isCloseTo(2.5, offset(1e-9));
+    // Back at 10 s, before its sub-agent finished: nothing to forecast, it onboards on demand.
+    TieredReplay.Result back = stepsRun(subAgentTrace(10_000), true, dir);
+    TieredReplay.Result demand = stepsRun(subAgentTrace(10_000), false, dir);
+    assertThat(back.engine().stepPrefetches()).isZero();
+    assertThat(back.engine()).isEqualTo(demand.engine());
+  }
+
   @Test
   void withoutTheEngineModel_nothingIsTimed() {
     TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
@@ -303,6 +399,8 @@ class TieredReplayTest {
       {"--dram", "1m", "--kv-bytes-per-token", "-5"},
       {"--dram", "1m", "--prefetch", "queued"},
       {"--dram", "1m", "--prefetch", "later"},
+      {"--dram", "1m", "--prefetch", "queued,queued"},
+      {"--dram", "1m", "--prefetch", "steps"},
       {"--dram", "1m", "--engine", "--link-gbps", "hbm=50"},
       {"--dram", "1m", "--engine", "--link-gbps", "cxl=0"},
     };
@@ -314,7 +412,9 @@ class TieredReplayTest {
       "--prefill-tps must be positive",
       "--kv-bytes-per-token must be positive",
       "add --engine",
-      "--prefetch must be none, resume, queued or resume,queued",
+      "--prefetch must be none or a list of resume, queued and steps, was later",
+      "--prefetch must be none or a list of resume, queued and steps, was queued,queued",
+      "--prefetch steps prefetches a parent when its sub-agents finish in the engine: add --engine",
       "a link is named by its lower tier",
       "the bandwidth of link cxl must be positive",
     };
