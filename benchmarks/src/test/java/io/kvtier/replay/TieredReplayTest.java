@@ -170,10 +170,10 @@ class TieredReplayTest {
               TraceRequest.plain(100, 8, 1, 1, new long[] {11, 12, 13, 14, 15, 16, 17, 18}),
               TraceRequest.plain(5_000, 5, 1, 1, new long[] {1, 2, 3, 4, 5})));
 
-  private static TieredReplay.Result engineRun(Trace t, boolean prefetch, Path dir) {
+  private static TieredReplay.Result engineRun(Trace t, boolean queued, boolean steps, Path dir) {
     TieredReplay.Engine engine =
         new TieredReplay.Engine(
-            new TieredReplay.CostModel(1, 1000), java.util.Map.of("cxl", 1000.0), prefetch);
+            new TieredReplay.CostModel(1, 1000), java.util.Map.of("cxl", 1000.0), queued, steps);
     TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
     return new TieredReplay(t, tiers, true)
         .engine(engine)
@@ -182,7 +182,7 @@ class TieredReplayTest {
 
   @Test
   void engineModel_onDemand_exposesTheCopiesOfAQueuedRequest() {
-    TieredReplay.Result r = engineRun(QUEUED, false, dir);
+    TieredReplay.Result r = engineRun(QUEUED, false, false, dir);
     TieredReplay.EngineStats e = r.engine();
     assertThat(r.hitBlocksPerTier()).containsExactly(0L, 4L);
     assertThat(e.queuedRequests()).isEqualTo(3);
@@ -197,8 +197,8 @@ class TieredReplayTest {
 
   @Test
   void engineModel_queuedPrefetch_keepsTheQueuedPrefixUp_withTheSameHitTokens() {
-    TieredReplay.Result demand = engineRun(QUEUED, false, dir);
-    TieredReplay.Result r = engineRun(QUEUED, true, dir);
+    TieredReplay.Result demand = engineRun(QUEUED, false, false, dir);
+    TieredReplay.Result r = engineRun(QUEUED, true, false, dir);
     TieredReplay.EngineStats e = r.engine();
     assertThat(r.hitTokens()).isEqualTo(demand.hitTokens());
     assertThat(r.hitBlocksPerTier()).as("A was on top when scheduled").containsExactly(4L, 0L);
@@ -290,20 +290,10 @@ class TieredReplayTest {
             turn(parentBackMs, "p", "main", null, 1, 2, 3, 4, 5)));
   }
 
-  private static TieredReplay.Result stepsRun(Trace t, boolean steps, Path dir) {
-    TieredReplay.Engine engine =
-        new TieredReplay.Engine(
-            new TieredReplay.CostModel(1, 1000), java.util.Map.of("cxl", 1000.0), false, steps);
-    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
-    return new TieredReplay(t, tiers, true)
-        .engine(engine)
-        .run("lru", ReferenceReplay.Progress.NONE);
-  }
-
   @Test
   void engineModel_stepPrefetch_bringsTheParentUpWhenItsLastSubAgentFinishes() {
     Trace t = subAgentTrace(21_000);
-    TieredReplay.Result demand = stepsRun(t, false, dir);
+    TieredReplay.Result demand = engineRun(t, false, false, dir);
     assertThat(demand.hitBlocksPerTier()).containsExactly(0L, 4L);
     assertThat(demand.engine().exposedSeconds())
         .as("on demand, the parent waits for A at an idle engine")
@@ -311,7 +301,7 @@ class TieredReplayTest {
     assertThat(demand.engine().exposedIdleSeconds()).isCloseTo(4, offset(1e-9));
     assertThat(demand.engine().stepPrefetches()).isZero();
 
-    TieredReplay.Result steps = stepsRun(t, true, dir);
+    TieredReplay.Result steps = engineRun(t, false, true, dir);
     assertThat(steps.hitTokens()).isEqualTo(demand.hitTokens());
     assertThat(steps.engine().stepPrefetches()).isEqualTo(1);
     assertThat(steps.hitBlocksPerTier())
@@ -324,12 +314,12 @@ class TieredReplayTest {
   @Test
   void engineModel_stepPrefetch_waitsForItsCopies_andSkipsAParentThatCameBackFirst() {
     // Back at 18 s: the copies started at 16.5 s land at 20.5 s, so 2.5 s stay exposed.
-    TieredReplay.Result early = stepsRun(subAgentTrace(18_000), true, dir);
+    TieredReplay.Result early = engineRun(subAgentTrace(18_000), false, true, dir);
     assertThat(early.engine().stepPrefetches()).isEqualTo(1);
     assertThat(early.engine().exposedSeconds()).isCloseTo(2.5, offset(1e-9));
     // Back at 10 s, before its sub-agent finished: nothing to forecast, it onboards on demand.
-    TieredReplay.Result back = stepsRun(subAgentTrace(10_000), true, dir);
-    TieredReplay.Result demand = stepsRun(subAgentTrace(10_000), false, dir);
+    TieredReplay.Result back = engineRun(subAgentTrace(10_000), false, true, dir);
+    TieredReplay.Result demand = engineRun(subAgentTrace(10_000), false, false, dir);
     assertThat(back.engine().stepPrefetches()).isZero();
     assertThat(back.engine()).isEqualTo(demand.engine());
   }
