@@ -314,8 +314,7 @@ public final class ReplayCommand implements Callable<Integer> {
         }
         List<String> kinds = List.of(prefetch.split(",", -1));
         if (!prefetch.equals("none")
-            && (kinds.isEmpty()
-                || !List.of("resume", "queued", "steps").containsAll(kinds)
+            && (!List.of("resume", "queued", "steps").containsAll(kinds)
                 || new java.util.HashSet<>(kinds).size() != kinds.size())) {
           throw new IllegalArgumentException(
               "--prefetch must be none or a list of resume, queued and steps, was " + prefetch);
@@ -325,7 +324,7 @@ public final class ReplayCommand implements Callable<Integer> {
               "--prefetch steps prefetches a parent when its sub-agents finish in the engine: add"
                   + " --engine");
         }
-        if (prefetch.contains("queued") && !engineModel) {
+        if (kinds.contains("queued") && !engineModel) {
           throw new IllegalArgumentException(
               "--prefetch queued prefetches requests waiting in the engine's queue: add --engine");
         }

@@ -113,17 +113,19 @@ class TieredReplayTest {
     assertThat(r.prefillSavedSeconds(new TieredReplay.CostModel(4, 1))).isEqualTo(3.0);
   }
 
+  /** A generated agentic trace, written to {@code dir} and read back as the command line would. */
+  private static Trace generated(AgenticGenerator.Options o, Path dir) throws Exception {
+    Path file = dir.resolve("agentic.jsonl");
+    Files.writeString(file, AgenticGenerator.generate(o), StandardCharsets.UTF_8);
+    return TraceFormat.KVTIER.read(List.of(file), TraceFormat.Options.DEFAULTS);
+  }
+
   @Test
   void sameTraceAndPolicy_giveTheSameHitsEveryRun() throws Exception {
     // Agent sessions with tool pauses (TTL pins on the virtual clock), sub-agents, branches and
     // compaction, through all four tiers: sizes found to give every tier hits.
-    Path file = dir.resolve("agentic.jsonl");
-    Files.writeString(
-        file,
-        AgenticGenerator.generate(
-            new AgenticGenerator.Options(5, 5, 12, 3, 2, 64, 5_000, 0.3, 0.3, 20_000)),
-        StandardCharsets.UTF_8);
-    Trace t = TraceFormat.KVTIER.read(List.of(file), TraceFormat.Options.DEFAULTS);
+    Trace t =
+        generated(new AgenticGenerator.Options(5, 5, 12, 3, 2, 64, 5_000, 0.3, 0.3, 20_000), dir);
     TieredReplay.Tiers tiers =
         new TieredReplay.Tiers(2 << 20, 512 << 10, 512 << 10, 1 << 20, PAGE, dir);
     for (String policy : List.of("lru", "s3fifo")) {
@@ -211,13 +213,8 @@ class TieredReplayTest {
   @Test
   void engineModel_onAgenticTraffic_repeats_andQueuedPrefetchCopiesAndHidesOnboarding()
       throws Exception {
-    Path file = dir.resolve("agentic.jsonl");
-    Files.writeString(
-        file,
-        AgenticGenerator.generate(
-            new AgenticGenerator.Options(11, 12, 12, 2, 2, 64, 2_000, 0.1, 0.1, 20_000)),
-        StandardCharsets.UTF_8);
-    Trace t = TraceFormat.KVTIER.read(List.of(file), TraceFormat.Options.DEFAULTS);
+    Trace t =
+        generated(new AgenticGenerator.Options(11, 12, 12, 2, 2, 64, 2_000, 0.1, 0.1, 20_000), dir);
     TieredReplay.Engine demand =
         new TieredReplay.Engine(
             new TieredReplay.CostModel(2_000, 131_072), java.util.Map.of(), false);
