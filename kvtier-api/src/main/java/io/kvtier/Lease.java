@@ -80,6 +80,16 @@ public interface Lease extends AutoCloseable {
   CompletableFuture<Void> onboard();
 
   /**
+   * Starts the onboarding as {@link #onboard()} does (or joins the one under way) and returns its
+   * progress layer by layer, with the pages still arriving already in the block table, so that the
+   * engine can prefill layer {@code l} while later layers copy.
+   *
+   * @return the onboarding's layers; each completes at once when every matched block already is in
+   *     the top tier
+   */
+  LayerwiseOnboarding onboardLayers();
+
+  /**
    * Allocates pages for the rest of the request's prompt (the tokens after {@link #tokenCount()}).
    *
    * @throws OutOfPagesException if the top tier cannot make room

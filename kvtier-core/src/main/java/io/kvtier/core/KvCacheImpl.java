@@ -106,7 +106,11 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   private final EventLog events;
   private final String tierName;
   private final WritePolicy writes;
-  private final Map<Integer, CompletableFuture<Void>> onboarding = new HashMap<>();
+  private final Map<Integer, Landing> onboarding = new HashMap<>();
+
+  /** A block's copy into tier 0 under way: when it lands, its layers' progress, its page there. */
+  record Landing(CompletableFuture<Void> landed, TransferEngine.Layers layers, long handle) {}
+
   private final Map<BlockKey, List<long[]>> recovered = new HashMap<>();
   private final Map<Long, BlockRecord> recoveredRecords = new HashMap<>();
   private static final System.Logger LOG = System.getLogger("io.kvtier.core");
@@ -483,8 +487,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       priorityExpiry.clear();
       promotionDue.clear();
       scheduledPromotion.clear();
-      for (CompletableFuture<Void> f : onboarding.values()) {
-        f.cancel(false);
+      for (Landing f : onboarding.values()) {
+        f.landed().cancel(false);
       }
       onboarding.clear();
     } finally {
@@ -1185,7 +1189,27 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
    */
   CompletableFuture<Void> onboard(
       int[] blocks, int[] positions, int count, OnboardSink sink, AgentHints.Payer payer) {
+    return onboard(blocks, positions, count, sink, payer, layout, null);
+  }
+
+  /**
+   * {@link #onboard(int[], int[], int, OnboardSink, AgentHints.Payer)}, with each batch's progress
+   * followed per layer of {@code nsLayout}, and {@code arriving} told, for every block not yet in
+   * tier 0, its page there and the progress of its copy (its own batch's, or that of the copy
+   * already under way).
+   */
+  CompletableFuture<Void> onboard(
+      int[] blocks,
+      int[] positions,
+      int count,
+      OnboardSink sink,
+      AgentHints.Payer payer,
+      KvLayout nsLayout,
+      ArrivingSink arriving) {
     List<CompletableFuture<Void>> waits = new ArrayList<>();
+    Map<Tier, TransferEngine.Layers> batchLayers = new HashMap<>();
+    int layerCount = nsLayout.layers();
+    long layerBytes = nsLayout.pageBytes() / layerCount;
     Map<Tier, List<TransferEngine.PageCopy>> batches =
         new java.util.TreeMap<>(java.util.Comparator.comparingInt((Tier t) -> t.ordinal));
     Map<Tier, List<int[]>> batchBlocks = new HashMap<>();
@@ -1200,26 +1224,32 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         prev = h;
         continue;
       }
-      CompletableFuture<Void> inFlight = onboarding.get(b);
+      Landing inFlight = onboarding.get(b);
       if (inFlight != null) {
+        if (arriving != null) {
+          arriving.arriving(pos, inFlight.handle(), inFlight.layers());
+        }
         waits.add(
-            inFlight.thenRun(
-                () -> {
-                  lock.lock();
-                  try {
-                    if (!closed && index.live(b) && index.hasCopy(b, 0)) {
-                      sink.arrived(pos, top.pages.retainSlot(index.slot(b, 0)));
-                    }
-                  } finally {
-                    lock.unlock();
-                  }
-                }));
+            inFlight
+                .landed()
+                .thenRun(
+                    () -> {
+                      lock.lock();
+                      try {
+                        if (!closed && index.live(b) && index.hasCopy(b, 0)) {
+                          sink.arrived(pos, top.pages.retainSlot(index.slot(b, 0)));
+                        }
+                      } finally {
+                        lock.unlock();
+                      }
+                    }));
         continue;
       }
       int from = Integer.numberOfTrailingZeros(index.copyMask(b) & usableMask() & ~1);
       if (from >= tiers.length) {
         abandonOnboarding(batchBlocks);
-        return CompletableFuture.failedFuture(
+        return failLayers(
+            batchLayers,
             new KvTierException("block at position " + pos + " is no longer in any usable tier"));
       }
       Tier src = tiers[from];
@@ -1234,13 +1264,19 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         index.setBusy(b, from, false);
         abandonOnboarding(batchBlocks);
         io.kvtier.OutOfPagesException quota = hints.takeQuotaFailure();
-        return CompletableFuture.failedFuture(
+        return failLayers(
+            batchLayers,
             quota != null
                 ? quota
                 : new io.kvtier.OutOfPagesException(
                     "tier '" + top.name + "' has no page to onboard into: every page is pinned"));
       }
       prev = dst;
+      TransferEngine.Layers layers =
+          batchLayers.computeIfAbsent(src, k -> new TransferEngine.Layers(layerCount, layerBytes));
+      if (arriving != null) {
+        arriving.arriving(pos, dst, layers);
+      }
       top.inFlight((int) PageHandle.index(dst), 1);
       batches
           .computeIfAbsent(src, k -> new ArrayList<>())
@@ -1258,11 +1294,14 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       for (int i = 0; i < bl.size(); i++) {
         fps[i] = index.fingerprint(bl.get(i)[0]);
       }
+      TransferEngine.Layers layers = batchLayers.get(src);
       CompletableFuture<Void> f =
-          transfers.submit(src, top, TransferEngine.Priority.ONBOARD, e.getValue());
+          transfers.submit(src, top, TransferEngine.Priority.ONBOARD, e.getValue(), layers);
       CompletableFuture<Void> landed = new CompletableFuture<>();
       for (int[] x : bl) {
-        onboarding.put(x[0], landed);
+        onboarding.put(
+            x[0],
+            new Landing(landed, layers, PageHandle.of(0, x[3] & PageHandle.MAX_GENERATION, x[2])));
       }
       java.util.function.BiConsumer<Void, Throwable> land =
           (v, err) -> {
@@ -1272,7 +1311,10 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
                 int[] x = bl.get(i);
                 int b = x[0];
                 long handle = PageHandle.of(0, x[3] & PageHandle.MAX_GENERATION, x[2]);
-                onboarding.remove(b, landed);
+                Landing mine = onboarding.get(b);
+                if (mine != null && mine.landed() == landed) {
+                  onboarding.remove(b);
+                }
                 top.inFlight(x[2], -1);
                 boolean same = index.sameBlock(b, fps[i]);
                 if (same) {
@@ -1319,6 +1361,15 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       waits.add(landed);
     }
     return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new));
+  }
+
+  /** Fails the layers of batches never submitted, and returns a future failed the same way. */
+  private static CompletableFuture<Void> failLayers(
+      Map<Tier, TransferEngine.Layers> prepared, RuntimeException e) {
+    for (TransferEngine.Layers l : prepared.values()) {
+      l.settle(e);
+    }
+    return CompletableFuture.failedFuture(e);
   }
 
   /**
@@ -1386,6 +1437,11 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   /** Receives onboarded pages, under the lock. */
   interface OnboardSink {
     void arrived(int position, long handle);
+  }
+
+  /** Learns, under the lock, where a block still arriving will be and how its copy progresses. */
+  interface ArrivingSink {
+    void arriving(int position, long handle, TransferEngine.Layers layers);
   }
 
   // ------------------------------------------------------------------ warm restart

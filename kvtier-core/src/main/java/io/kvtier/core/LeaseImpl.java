@@ -3,6 +3,7 @@ package io.kvtier.core;
 import io.kvtier.Branches;
 import io.kvtier.CacheClosedException;
 import io.kvtier.KvTierException;
+import io.kvtier.LayerwiseOnboarding;
 import io.kvtier.Lease;
 import io.kvtier.Namespace;
 import io.kvtier.OutOfPagesException;
@@ -62,6 +63,7 @@ final class LeaseImpl implements Lease {
   private int pendingCount;
   private int pendingLeft;
   private CompletableFuture<Void> onboarding;
+  private Layered layered;
   BranchesImpl group;
 
   /**
@@ -248,25 +250,149 @@ final class LeaseImpl implements Lease {
       if (pendingLeft == 0) {
         return DONE;
       }
-      if (onboarding == null || onboarding.isCompletedExceptionally()) {
-        onboarding =
-            cache.onboard(
-                pendingBlocks,
-                pendingPositions,
-                pendingCount,
-                (pos, h) -> {
-                  if (open && pages[pos] == PageHandle.NONE) {
-                    pages[pos] = h;
-                    pendingLeft--;
-                  } else {
-                    cache.pages.release(h);
-                  }
-                },
-                cache.hints.payer(this));
-      }
+      startOnboarding();
       return onboarding;
     } finally {
       cache.lock.unlock();
+    }
+  }
+
+  /** Starts the onboarding unless one is under way or done (lock held, pages pending). */
+  private void startOnboarding() {
+    if (onboarding == null || onboarding.isCompletedExceptionally()) {
+      int layerCount = ns.layout().layers();
+      Layered view = new Layered(layerCount, new long[pageCount]);
+      onboarding =
+          cache.onboard(
+              pendingBlocks,
+              pendingPositions,
+              pendingCount,
+              (pos, h) -> {
+                if (open && pages[pos] == PageHandle.NONE) {
+                  pages[pos] = h;
+                  pendingLeft--;
+                } else {
+                  cache.pages.release(h);
+                }
+              },
+              cache.hints.payer(this),
+              ns.layout(),
+              (pos, h, layers) -> view.arriving(pos, h, layers));
+      view.all = onboarding;
+      layered = view;
+    }
+  }
+
+  @Override
+  public LayerwiseOnboarding onboardLayers() {
+    cache.lock.lock();
+    try {
+      check();
+      if (pendingLeft == 0) {
+        return new Layered(ns.layout().layers(), null);
+      }
+      startOnboarding();
+      return layered;
+    } finally {
+      cache.lock.unlock();
+    }
+  }
+
+  /**
+   * An onboarding's layer-by-layer view: the progress of the copies its blocks wait for, and where
+   * the blocks still arriving will be.
+   */
+  private final class Layered implements LayerwiseOnboarding {
+    final int count;
+    final long[] arriving;
+    final java.util.List<TransferEngine.Layers> parts = new java.util.ArrayList<>();
+    final java.util.Set<TransferEngine.Layers> seen =
+        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    boolean wholeOnly;
+    CompletableFuture<Void> all = DONE;
+    private java.util.List<CompletableFuture<Void>> layer;
+
+    Layered(int count, long[] arriving) {
+      this.count = count;
+      this.arriving = arriving;
+    }
+
+    void arriving(int pos, long handle, TransferEngine.Layers layers) {
+      arriving[pos] = handle;
+      if (layers.count() != count) {
+        wholeOnly = true; // a copy under way for another layout: its layers land together
+      } else if (seen.add(layers)) {
+        parts.add(layers);
+      }
+    }
+
+    @Override
+    public int layers() {
+      return count;
+    }
+
+    @Override
+    public CompletableFuture<Void> layer(int l) {
+      java.util.Objects.checkIndex(l, count);
+      cache.lock.lock();
+      try {
+        if (layer == null) {
+          layer = new java.util.ArrayList<>(java.util.Collections.nCopies(count, null));
+        }
+        if (layer.get(l) == null) {
+          layer.set(l, layerFuture(l));
+        }
+        return layer.get(l);
+      } finally {
+        cache.lock.unlock();
+      }
+    }
+
+    private CompletableFuture<Void> layerFuture(int l) {
+      if (arriving == null || wholeOnly || all.isDone()) {
+        return all;
+      }
+      CompletableFuture<Void> r = new CompletableFuture<>();
+      CompletableFuture.allOf(parts.stream().map(p -> p.layer(l)).toArray(CompletableFuture[]::new))
+          .whenComplete(
+              (v, e) -> {
+                if (e == null) {
+                  r.complete(null);
+                } else {
+                  r.completeExceptionally(e);
+                }
+              });
+      all.whenComplete(
+          (v, e) -> {
+            if (e != null) {
+              r.completeExceptionally(e);
+            }
+          });
+      return r;
+    }
+
+    @Override
+    public CompletableFuture<Void> all() {
+      return all;
+    }
+
+    @Override
+    public long[] blockTable() {
+      cache.lock.lock();
+      try {
+        check();
+        long[] t = Arrays.copyOf(pages, pageCount);
+        if (arriving != null) {
+          for (int i = 0; i < Math.min(arriving.length, pageCount); i++) {
+            if (t[i] == PageHandle.NONE) {
+              t[i] = arriving[i];
+            }
+          }
+        }
+        return t;
+      } finally {
+        cache.lock.unlock();
+      }
     }
   }
 

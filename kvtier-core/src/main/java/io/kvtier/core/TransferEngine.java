@@ -53,16 +53,66 @@ final class TransferEngine implements AutoCloseable {
   /** One page to copy; {@code record} identifies the block for verifying stores. */
   record PageCopy(int srcSlot, int dstSlot, BlockRecord record) {}
 
+  /**
+   * A batch's progress layer by layer (layer-wise pre-loading). A page's bytes are layer-major:
+   * layer {@code l}'s keys and values are bytes {@code [l · layerBytes, (l + 1) · layerBytes)}.
+   * When both stores address their pages as memory and no store verifies blocks, the batch is
+   * copied layer 0 of every page first, then layer 1, and each layer's future completes as soon as
+   * its bytes are in place; otherwise every layer completes with the batch. A failed or cancelled
+   * batch fails the layers not yet complete.
+   */
+  static final class Layers {
+    private final CompletableFuture<?>[] layer;
+    final long layerBytes;
+
+    /**
+     * @param count layers, at least 1
+     * @param layerBytes bytes of one layer (keys and values) in a page
+     */
+    Layers(int count, long layerBytes) {
+      layer = new CompletableFuture<?>[count];
+      for (int l = 0; l < count; l++) {
+        layer[l] = new CompletableFuture<Void>();
+      }
+      this.layerBytes = layerBytes;
+    }
+
+    int count() {
+      return layer.length;
+    }
+
+    @SuppressWarnings("unchecked")
+    CompletableFuture<Void> layer(int l) {
+      return (CompletableFuture<Void>) layer[l];
+    }
+
+    void complete(int l) {
+      layer(l).complete(null);
+    }
+
+    void settle(Throwable err) {
+      for (int l = 0; l < layer.length; l++) {
+        if (err == null) {
+          layer(l).complete(null);
+        } else {
+          layer(l).completeExceptionally(err);
+        }
+      }
+    }
+  }
+
   private static final class Task implements Comparable<Task> {
     final Priority priority;
     final long seq;
     final List<PageCopy> copies;
+    final Layers layers;
     final CompletableFuture<Void> future = new CompletableFuture<>();
 
-    Task(Priority priority, long seq, List<PageCopy> copies) {
+    Task(Priority priority, long seq, List<PageCopy> copies, Layers layers) {
       this.priority = priority;
       this.seq = seq;
       this.copies = copies;
+      this.layers = layers;
     }
 
     @Override
@@ -111,7 +161,19 @@ final class TransferEngine implements AutoCloseable {
           // One permit per page; a task larger than the bound goes in chunks of the bound, so it
           // neither waits for more permits than exist nor puts more bytes in flight than allowed.
           List<PageCopy> copies = t.copies;
-          for (int from = 0; from < copies.size(); ) {
+          MemorySegment[][] ends =
+              t.layers != null && copies.size() <= maxPermits
+                  ? layerable(src, dst, copies, t.layers)
+                  : null;
+          if (ends != null) {
+            inFlight.acquire(copies.size());
+            try {
+              copyLayered(src, dst, ends, t.layers);
+            } finally {
+              inFlight.release(copies.size());
+            }
+          }
+          for (int from = ends != null ? copies.size() : 0; from < copies.size(); ) {
             int n = Math.min(maxPermits, copies.size() - from);
             inFlight.acquire(n);
             try {
@@ -143,14 +205,93 @@ final class TransferEngine implements AutoCloseable {
 
   /** Queues a batch of copies from {@code src} to {@code dst}; never blocks. */
   CompletableFuture<Void> submit(Tier src, Tier dst, Priority priority, List<PageCopy> copies) {
+    return submit(src, dst, priority, copies, null);
+  }
+
+  /**
+   * Queues a batch of copies whose progress {@code layers} (null for none) follows layer by layer;
+   * never blocks.
+   */
+  CompletableFuture<Void> submit(
+      Tier src, Tier dst, Priority priority, List<PageCopy> copies, Layers layers) {
     if (closed) {
-      return CompletableFuture.failedFuture(new KvTierException("the transfer engine is closed"));
+      KvTierException e = new KvTierException("the transfer engine is closed");
+      if (layers != null) {
+        layers.settle(e);
+      }
+      return CompletableFuture.failedFuture(e);
     }
     Link link =
         links.computeIfAbsent(((long) src.ordinal << 32) | dst.ordinal, k -> new Link(src, dst, 2));
-    Task t = new Task(priority, seq.incrementAndGet(), List.copyOf(copies));
+    Task t = new Task(priority, seq.incrementAndGet(), List.copyOf(copies), layers);
+    if (layers != null) {
+      // Every way a task ends (copied, failed, cancelled at close) settles the layers left.
+      t.future.whenComplete((v, e) -> layers.settle(e));
+    }
     link.queue.add(t);
     return t.future;
+  }
+
+  /**
+   * The source and destination segments of every copy when the batch can go layer by layer: more
+   * than one layer, pages of one size that the layers divide, no verifying store, and both stores
+   * address each page as memory. Null otherwise.
+   */
+  static MemorySegment[][] layerable(Tier src, Tier dst, List<PageCopy> copies, Layers layers) {
+    int pageBytes = src.store.pageBytes();
+    if (layers.count() < 2
+        || pageBytes != dst.store.pageBytes()
+        || layers.layerBytes * layers.count() > pageBytes) {
+      return null;
+    }
+    MemorySegment[][] ends = new MemorySegment[2][copies.size()];
+    for (int i = 0; i < copies.size(); i++) {
+      PageCopy c = copies.get(i);
+      if (c.record() != null) {
+        return null;
+      }
+      Optional<MemorySegment> s = src.store.segment(c.srcSlot());
+      Optional<MemorySegment> d = dst.store.segment(c.dstSlot());
+      if (s.isEmpty() || d.isEmpty()) {
+        return null;
+      }
+      ends[0][i] = s.get();
+      ends[1][i] = d.get();
+    }
+    return ends;
+  }
+
+  /**
+   * Copies layer 0 of every page, then layer 1, and so on, completing each layer's future as its
+   * bytes land; what follows the last layer in a page (a smaller namespace's padding) goes last.
+   */
+  static void copyLayered(Tier src, Tier dst, MemorySegment[][] ends, Layers layers) {
+    Tier.LinkCounters link = src.linkTo(dst.ordinal);
+    long t0 = System.nanoTime();
+    try {
+      int n = ends[0].length;
+      long pageBytes = src.store.pageBytes();
+      long lb = layers.layerBytes;
+      for (int l = 0; l < layers.count(); l++) {
+        for (int i = 0; i < n; i++) {
+          MemorySegment.copy(ends[0][i], l * lb, ends[1][i], l * lb, lb);
+        }
+        layers.complete(l);
+      }
+      long rest = pageBytes - lb * layers.count();
+      if (rest > 0) {
+        for (int i = 0; i < n; i++) {
+          MemorySegment.copy(ends[0][i], pageBytes - rest, ends[1][i], pageBytes - rest, rest);
+        }
+      }
+      long bytes = n * pageBytes;
+      src.bytesOut.add(bytes);
+      dst.bytesIn.add(bytes);
+      link.pages.add(n);
+      link.bytes.add(bytes);
+    } finally {
+      link.nanos.add(System.nanoTime() - t0);
+    }
   }
 
   /**

@@ -425,4 +425,103 @@ class TransferEngineTest {
         .isCompletedExceptionally();
     e.close(); // idempotent
   }
+
+  /** Whether the destination page holds the source page's bytes over {@code [from, to)}. */
+  static boolean same(
+      Instrumented src, int srcSlot, Instrumented dst, int dstSlot, int from, int to) {
+    MemorySegment a = src.pages.segment(srcSlot).orElseThrow();
+    MemorySegment b = dst.pages.segment(dstSlot).orElseThrow();
+    return MemorySegment.mismatch(a, from, to, b, from, to) == -1;
+  }
+
+  @Test
+  void layeredBatch_copiesLayerZeroOfEveryPageFirst_andCompletesEachLayerAsItLands()
+      throws Exception {
+    Instrumented from = new Instrumented("from", true);
+    Instrumented to = new Instrumented("to", true);
+    Tier a = tier(1, from);
+    Tier b = tier(0, to);
+    TransferEngine e = engine(1L << 20);
+    int layers = 4;
+    int lb = PAGE / layers;
+    for (int i = 0; i < 3; i++) {
+      for (int k = 0; k < PAGE; k++) {
+        from.pages.segment(i).orElseThrow().set(ValueLayout.JAVA_BYTE, k, (byte) (7 * i + k + 1));
+      }
+    }
+    TransferEngine.Layers progress = new TransferEngine.Layers(layers, lb);
+    // What the destination held when each layer completed: layer l of all three pages, and none of
+    // layer l + 1 (the callbacks run on the copying thread, between layers).
+    List<String> seen = new CopyOnWriteArrayList<>();
+    for (int l = 0; l < layers; l++) {
+      int layer = l;
+      progress
+          .layer(l)
+          .thenRun(
+              () -> {
+                boolean landed = true;
+                boolean nextLanded = false;
+                for (int i = 0; i < 3; i++) {
+                  landed &= same(from, i, to, 30 + i, layer * lb, (layer + 1) * lb);
+                  if (layer + 1 < layers) {
+                    nextLanded |= same(from, i, to, 30 + i, (layer + 1) * lb, (layer + 2) * lb);
+                  }
+                }
+                seen.add(layer + ":" + landed + "/" + nextLanded);
+              });
+    }
+    CountDownLatch held = from.hold(0); // the batch waits until the callbacks are in place
+    var done = e.submit(a, b, TransferEngine.Priority.ONBOARD, copies(0, 30, 31, 32), progress);
+    from.awaitReached(0);
+    assertThat(progress.layer(0)).isNotDone();
+    held.countDown();
+    done.get(10, TimeUnit.SECONDS);
+    assertThat(seen)
+        .containsExactly("0:true/false", "1:true/false", "2:true/false", "3:true/false");
+    for (int i = 0; i < 3; i++) {
+      assertThat(same(from, i, to, 30 + i, 0, PAGE)).isTrue();
+    }
+    assertThat(a.linkTo(0).pages.sum()).isEqualTo(3);
+  }
+
+  @Test
+  void layeredBatch_betweenStoresWithoutAddresses_completesEveryLayerWithTheBatch()
+      throws Exception {
+    Instrumented from = new Instrumented("from", false);
+    Instrumented to = new Instrumented("to", true);
+    Tier a = tier(1, from);
+    Tier b = tier(0, to);
+    TransferEngine e = engine(1L << 20);
+    fill(from, 5, 42);
+    TransferEngine.Layers progress = new TransferEngine.Layers(4, PAGE / 4);
+    CountDownLatch held = from.hold(5);
+    var done = e.submit(a, b, TransferEngine.Priority.ONBOARD, copies(5, 20), progress);
+    from.awaitReached(5);
+    for (int l = 0; l < 4; l++) {
+      assertThat(progress.layer(l)).as("layer %d before the page landed", l).isNotDone();
+    }
+    held.countDown();
+    done.get(10, TimeUnit.SECONDS);
+    for (int l = 0; l < 4; l++) {
+      assertThat(progress.layer(l)).isCompleted();
+    }
+    assertThat(byteAt(to, 20)).isEqualTo((byte) 42);
+  }
+
+  @Test
+  void layeredBatch_thatFails_failsTheLayersNotYetLanded() {
+    Instrumented from = new Instrumented("from", false);
+    Instrumented to = new Instrumented("to", true);
+    Tier a = tier(1, from);
+    Tier b = tier(0, to);
+    TransferEngine e = engine(1L << 20);
+    from.failReads = new IllegalStateException("device gone");
+    TransferEngine.Layers progress = new TransferEngine.Layers(2, PAGE / 2);
+    var done = e.submit(a, b, TransferEngine.Priority.ONBOARD, copies(1, 2), progress);
+    assertThatThrownBy(() -> progress.layer(0).get(10, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .hasRootCauseMessage("device gone");
+    assertThat(progress.layer(1)).isCompletedExceptionally();
+    assertThat(done).isCompletedExceptionally();
+  }
 }
