@@ -146,6 +146,16 @@ public final class ReplayCommand implements Callable<Integer> {
   boolean engineModel;
 
   @Option(
+      names = "--layers",
+      paramLabel = "N",
+      defaultValue = "1",
+      description =
+          "With --engine: the model's layers, over which prefill overlaps onboarding (layer-wise"
+              + " pre-loading through Lease.onboardLayers: layer l prefills once layer l of every"
+              + " page has landed); 1, the default, waits for whole pages. Llama-3-8B has 32.")
+  int layers;
+
+  @Option(
       names = "--link-gbps",
       paramLabel = "TIER=GBPS,...",
       split = ",",
@@ -328,6 +338,14 @@ public final class ReplayCommand implements Callable<Integer> {
           throw new IllegalArgumentException(
               "--prefetch queued prefetches requests waiting in the engine's queue: add --engine");
         }
+        if (layers < 1 || layers > TieredReplay.Engine.MAX_LAYERS) {
+          throw new IllegalArgumentException(
+              "--layers must be in [1, " + TieredReplay.Engine.MAX_LAYERS + "], was " + layers);
+        }
+        if (layers > 1 && !engineModel) {
+          throw new IllegalArgumentException(
+              "--layers overlaps the engine model's prefill with onboarding: add --engine");
+        }
         if (linkGbps != null && !engineModel) {
           throw new IllegalArgumentException(
               "--link-gbps sets the engine model's links: add --engine");
@@ -339,7 +357,7 @@ public final class ReplayCommand implements Callable<Integer> {
           }
           engine =
               new TieredReplay.Engine(
-                  cost, links, kinds.contains("queued"), kinds.contains("steps"));
+                  cost, links, kinds.contains("queued"), kinds.contains("steps"), layers);
         }
       } catch (IllegalArgumentException e) {
         stderr.println("kvtier replay: " + e.getMessage());

@@ -1,9 +1,11 @@
 package io.kvtier.replay;
 
 import io.kvtier.CacheStats;
+import io.kvtier.DType;
 import io.kvtier.KvCache;
 import io.kvtier.KvCacheBuilder;
 import io.kvtier.KvLayout;
+import io.kvtier.LayerwiseOnboarding;
 import io.kvtier.Lease;
 import io.kvtier.LinkStats;
 import io.kvtier.Namespace;
@@ -269,14 +271,43 @@ public final class TieredReplay {
    * @param linkBytesPerSecond by lower tier name ({@code dram}, {@code cxl}, {@code nvme}): its
    *     link's bandwidth into the top tier, in bytes per second
    * @param prefetchQueued whether queued requests are prefetched
+   *     <p>With {@code layers} above 1 the engine prefills layer by layer as the library's {@link
+   *     io.kvtier.Lease#onboardLayers()} lets it (layer-wise pre-loading): a batch of copies moves
+   *     layer 0 of every page first, and layer {@code l} of the request's prefill runs once layer
+   *     {@code l} of every page it waits for has landed, its own copies and its prefetch's alike.
+   *     With prefill time {@code P} split evenly over the {@code L} layers, the prefill ends at the
+   *     latest of {@code start + P} and, for every layer, its landing plus the prefill of it and
+   *     the layers after it; what exceeds {@code P} is exposed.
    * @param prefetchSteps whether a parent session's prefix is prefetched when its last running
    *     sub-agent finishes (the workflow's next step is the parent)
+   * @param layers the model's layers over which prefill overlaps onboarding; 1 waits for whole
+   *     pages
    */
   public record Engine(
       CostModel cost,
       java.util.Map<String, Double> linkBytesPerSecond,
       boolean prefetchQueued,
-      boolean prefetchSteps) {
+      boolean prefetchSteps,
+      int layers) {
+
+    /** The most layers the engine model takes. */
+    public static final int MAX_LAYERS = 256;
+
+    /**
+     * An engine that waits for whole pages.
+     *
+     * @param cost the cost model
+     * @param linkBytesPerSecond link bandwidths by lower tier
+     * @param prefetchQueued whether queued requests are prefetched
+     * @param prefetchSteps whether parents are prefetched when their sub-agents finish
+     */
+    public Engine(
+        CostModel cost,
+        java.util.Map<String, Double> linkBytesPerSecond,
+        boolean prefetchQueued,
+        boolean prefetchSteps) {
+      this(cost, linkBytesPerSecond, prefetchQueued, prefetchSteps, 1);
+    }
 
     /**
      * An engine without the parent-resume forecast.
@@ -306,6 +337,10 @@ public final class TieredReplay {
      */
     public Engine {
       Objects.requireNonNull(cost, "cost");
+      if (layers < 1 || layers > MAX_LAYERS) {
+        throw new IllegalArgumentException(
+            "the engine's layers must be in [1, " + MAX_LAYERS + "], was " + layers);
+      }
       linkBytesPerSecond = java.util.Map.copyOf(linkBytesPerSecond);
       for (var e : linkBytesPerSecond.entrySet()) {
         if (!TIER_NAMES.subList(1, TIER_NAMES.size()).contains(e.getKey())) {
@@ -345,10 +380,13 @@ public final class TieredReplay {
       return String.format(
           Locale.ROOT,
           "engine model: one prefill stream at %,.0f tokens/s, first come first served; a request"
-              + " waits for its lower-tier pages (%s) before it prefills its misses; onboarding"
+              + " waits for its lower-tier pages (%s) %s; onboarding"
               + " %s",
           cost.prefillTokensPerSecond(),
           links,
+          layers > 1
+              ? "layer by layer as it prefills its misses (" + layers + " layers)"
+              : "before it prefills its misses",
           prefetchQueued
               ? "starts when the request arrives (queued prefetch)"
               : "starts when the request is scheduled (on demand)");
@@ -689,7 +727,12 @@ public final class TieredReplay {
 
   private Result run(String policy, ReferenceReplay.Progress progress, Path dir, long t0) {
     int pageBytes = tiers.pageBytes();
-    KvLayout layout = KvLayout.ofPageBytes(1, pageBytes);
+    int layers = engine == null ? 1 : engine.layers();
+    // With a layered engine the pages are layered too, so their copies really go layer by layer.
+    KvLayout layout =
+        layers > 1 && pageBytes % (2 * layers) == 0
+            ? KvLayout.of(layers, 1, pageBytes / (2 * layers), DType.INT8, 1)
+            : KvLayout.ofPageBytes(1, pageBytes);
     VirtualTicker clock = new VirtualTicker();
     KvCacheBuilder b =
         KvCache.builder().layout(layout).ticker(clock).eventBuffer(16).prefetch(prefetch);
@@ -821,6 +864,9 @@ public final class TieredReplay {
     final double[] linkFree;
     final double[] linkRate;
     final double[] prefetchReady;
+    // Per readiness slot and lower tier, the link time of the latest prefetch batch: [begin, end).
+    final double[][] prefetchBegin;
+    final double[][] prefetchEnd;
     long queued;
     double queueSeconds;
     double queueMax;
@@ -861,6 +907,8 @@ public final class TieredReplay {
         }
       }
       prefetchReady = new double[driver.sessionCount() + 1]; // one per session, then a shared one
+      prefetchBegin = new double[prefetchReady.length][nt];
+      prefetchEnd = new double[prefetchReady.length][nt];
       List<String> sessionNames = trace.sessions();
       parentOf = new int[sessionNames.size()];
       java.util.Map<String, Integer> byName = new java.util.HashMap<>();
@@ -1057,13 +1105,18 @@ public final class TieredReplay {
       cache.prefetchesLanded().join();
       long[] after = linkPages();
       double ready = now;
+      int key = readyKey(i);
       for (int t = 1; t < nt; t++) {
         long moved = after[t] - before[t];
         if (moved > 0) {
-          ready = Math.max(ready, book(i, t, moved, now));
+          double begin = Math.max(now, linkFree[t]);
+          double end = book(i, t, moved, now);
+          ready = Math.max(ready, end);
+          // A link is first in, first out: this batch's layers land after every earlier one's.
+          prefetchBegin[key][t] = begin;
+          prefetchEnd[key][t] = end;
         }
       }
-      int key = readyKey(i);
       prefetchReady[key] = Math.max(prefetchReady[key], ready);
     }
 
@@ -1099,7 +1152,13 @@ public final class TieredReplay {
           onboardRequests++;
           long w0 = System.nanoTime();
           try {
-            lease.onboard().join();
+            if (engine != null && engine.layers() > 1) {
+              LayerwiseOnboarding layered = lease.onboardLayers();
+              layered.layer(layered.layers() - 1).join();
+              layered.all().join();
+            } else {
+              lease.onboard().join();
+            }
           } catch (RuntimeException e) {
             onboardFailures++;
             served = false;
@@ -1118,11 +1177,21 @@ public final class TieredReplay {
         if (engine != null) {
           // Its own prefetch (or its session's) must have landed; what is still below is copied
           // from now on.
-          ready = Math.max(start, prefetchReady[readyKey(i)]);
+          int key = readyKey(i);
+          ready = Math.max(start, prefetchReady[key]);
+          double[] begin = new double[nt];
+          double[] end = new double[nt];
           for (int t = 1; t < nt; t++) {
             if (per[t] > 0) {
-              ready = Math.max(ready, book(i, t, per[t], start));
+              begin[t] = Math.max(start, linkFree[t]);
+              end[t] = book(i, t, per[t], start);
+              ready = Math.max(ready, end[t]);
             }
+          }
+          if (engine.layers() > 1) {
+            layeredBegin = begin;
+            layeredEnd = end;
+            layeredKey = key;
           }
         }
         int bt = trace.blockTokens(i);
@@ -1163,15 +1232,51 @@ public final class TieredReplay {
       if (engine == null) {
         return Double.NaN;
       }
+      double prefill = (trace.inputLength(i) - reqHit) / engine.cost().prefillTokensPerSecond();
+      if (engine.layers() > 1) {
+        double over = layeredFinish(start, prefill) - start - prefill;
+        ready = start + (over > 1e-9 ? over : 0); // below a nanosecond is rounding
+      }
       double exposed = ready - start;
       if (exposed > 0) {
         exposedRequests++;
         exposedSeconds += exposed;
         exposedMax = Math.max(exposedMax, exposed);
       }
-      double prefill = (trace.inputLength(i) - reqHit) / engine.cost().prefillTokensPerSecond();
       prefillSeconds += prefill;
       return ready + prefill;
+    }
+
+    // The serve under way's own copies per link, [begin, end), and its readiness slot.
+    double[] layeredBegin;
+    double[] layeredEnd;
+    int layeredKey;
+
+    /**
+     * When a layer-by-layer prefill that starts at {@code start} and takes {@code prefill} ends: a
+     * batch [b, e) on a link lands its layer l at b + (l + 1)(e − b)/L, and layer l prefills once
+     * it and every earlier layer are done.
+     */
+    double layeredFinish(double start, double prefill) {
+      int layers = engine.layers();
+      double perLayer = prefill / layers;
+      double finish = start + prefill;
+      for (int l = 0; l < layers; l++) {
+        double landed = start;
+        double share = (l + 1) / (double) layers;
+        for (int t = 1; t < nt; t++) {
+          if (layeredEnd[t] > layeredBegin[t]) {
+            landed = Math.max(landed, layeredBegin[t] + share * (layeredEnd[t] - layeredBegin[t]));
+          }
+          double pb = prefetchBegin[layeredKey][t];
+          double pe = prefetchEnd[layeredKey][t];
+          if (pe > start) {
+            landed = Math.max(landed, pb + share * (pe - pb));
+          }
+        }
+        finish = Math.max(finish, landed + (layers - l) * perLayer);
+      }
+      return finish;
     }
 
     EngineStats engineStats() {
