@@ -173,9 +173,18 @@ class TieredReplayTest {
               TraceRequest.plain(5_000, 5, 1, 1, new long[] {1, 2, 3, 4, 5})));
 
   private static TieredReplay.Result engineRun(Trace t, boolean queued, boolean steps, Path dir) {
+    return engineRun(t, queued, steps, 1, dir);
+  }
+
+  private static TieredReplay.Result engineRun(
+      Trace t, boolean queued, boolean steps, int layers, Path dir) {
     TieredReplay.Engine engine =
         new TieredReplay.Engine(
-            new TieredReplay.CostModel(1, 1000), java.util.Map.of("cxl", 1000.0), queued, steps);
+            new TieredReplay.CostModel(1, 1000),
+            java.util.Map.of("cxl", 1000.0),
+            queued,
+            steps,
+            layers);
     TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
     return new TieredReplay(t, tiers, true)
         .engine(engine)
@@ -322,6 +331,53 @@ class TieredReplayTest {
   }
 
   @Test
+  void engineModel_layerByLayer_prefillsEachLayerAsItLands() {
+    // r3 is scheduled at 16 s; A's four blocks copy over [16, 20), so with 4 layers layer l has
+    // landed at 17 + l s. Its one missed token prefills at 0.25 s a layer: the last layer starts
+    // at 20 s and ends at 20.25 s, 3.25 s later than with no copy at all (4 s whole).
+    TieredReplay.Result whole = engineRun(QUEUED, false, false, dir);
+    TieredReplay.Result layered = engineRun(QUEUED, false, false, 4, dir);
+    assertThat(layered.hitBlocksPerTier()).isEqualTo(whole.hitBlocksPerTier());
+    assertThat(layered.engine().exposedSeconds()).isCloseTo(3.25, offset(1e-9));
+    assertThat(layered.engine().exposedRequests()).isEqualTo(1);
+    assertThat(layered.engine().spanSeconds()).isCloseTo(20.25, offset(1e-9));
+    assertThat(layered.link("cxl", "dram").pages()).as("the copies are real").isEqualTo(4);
+  }
+
+  @Test
+  void engineModel_layerByLayer_overlapsThePrefetchStillCopying() {
+    // The step prefetch copies A over [16.5, 20.5): with 4 layers they land at 17.5 + l s. The
+    // parent, back at 18 s at an idle engine, prefills its missed token 0.25 s a layer and ends at
+    // 20.75 s: 1.75 s exposed instead of the 2.5 s it waits for the whole pages.
+    TieredReplay.Result layered = engineRun(subAgentTrace(18_000), false, true, 4, dir);
+    assertThat(layered.engine().stepPrefetches()).isEqualTo(1);
+    assertThat(layered.engine().exposedSeconds()).isCloseTo(1.75, offset(1e-9));
+    assertThat(layered.engine().exposedIdleSeconds()).isCloseTo(1.75, offset(1e-9));
+    assertThat(engineRun(subAgentTrace(18_000), false, true, 1, dir).engine().exposedSeconds())
+        .isCloseTo(2.5, offset(1e-9));
+  }
+
+  @Test
+  void engineModel_layerByLayer_onAgenticTraffic_exposesLessThanWholePages() throws Exception {
+    Trace t =
+        generated(new AgenticGenerator.Options(11, 12, 12, 2, 2, 64, 2_000, 0.1, 0.1, 20_000), dir);
+    TieredReplay.CostModel cost = new TieredReplay.CostModel(2_000, 131_072);
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 256 * PAGE, 4096 * PAGE, 0, PAGE, dir);
+    TieredReplay.Result whole =
+        new TieredReplay(t, tiers)
+            .engine(new TieredReplay.Engine(cost, java.util.Map.of(), false, false, 1))
+            .run("lru", ReferenceReplay.Progress.NONE);
+    TieredReplay.Result layered =
+        new TieredReplay(t, tiers, true)
+            .engine(new TieredReplay.Engine(cost, java.util.Map.of(), false, false, 32))
+            .run("lru", ReferenceReplay.Progress.NONE);
+    assertThat(whole.engine().exposedSeconds()).isPositive();
+    assertThat(layered.engine().exposedSeconds()).isLessThan(whole.engine().exposedSeconds());
+    assertThat(layered.onboardFailures()).isZero();
+    assertThat(layered.link("cxl", "dram").pages()).isPositive();
+  }
+
+  @Test
   void withoutTheEngineModel_nothingIsTimed() {
     TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
     TieredReplay.Result r =
@@ -390,6 +446,8 @@ class TieredReplayTest {
       {"--dram", "1m", "--prefetch", "steps"},
       {"--dram", "1m", "--engine", "--link-gbps", "hbm=50"},
       {"--dram", "1m", "--engine", "--link-gbps", "cxl=0"},
+      {"--dram", "1m", "--engine", "--layers", "0"},
+      {"--dram", "1m", "--layers", "32"},
     };
     String[] says = {
       "--dram wants a size such as 512m",
@@ -404,6 +462,8 @@ class TieredReplayTest {
       "--prefetch steps prefetches a parent when its sub-agents finish in the engine: add --engine",
       "a link is named by its lower tier",
       "the bandwidth of link cxl must be positive",
+      "--layers must be in [1, 256], was 0",
+      "--layers overlaps the engine model's prefill with onboarding: add --engine",
     };
     for (int i = 0; i < bad.length; i++) {
       List<String> args =
