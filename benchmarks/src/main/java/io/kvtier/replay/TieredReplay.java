@@ -864,9 +864,12 @@ public final class TieredReplay {
     final double[] linkFree;
     final double[] linkRate;
     final double[] prefetchReady;
-    // Per readiness slot and lower tier, the link time of the latest prefetch batch: [begin, end).
-    final double[][] prefetchBegin;
-    final double[][] prefetchEnd;
+    // Per readiness slot and lower tier, the latest prefetch batch: {begin, end, slot}.
+    final double[][][] prefetchBatch;
+    // Per lower tier: prefetch batches not yet known to be done, in link order; and when the link's
+    // onboarding for scheduled requests is done.
+    final List<java.util.ArrayDeque<double[]>> waiting = new ArrayList<>();
+    final double[] demandFree;
     long queued;
     double queueSeconds;
     double queueMax;
@@ -907,8 +910,11 @@ public final class TieredReplay {
         }
       }
       prefetchReady = new double[driver.sessionCount() + 1]; // one per session, then a shared one
-      prefetchBegin = new double[prefetchReady.length][nt];
-      prefetchEnd = new double[prefetchReady.length][nt];
+      prefetchBatch = new double[prefetchReady.length][nt][];
+      demandFree = new double[nt];
+      for (int t = 0; t < nt; t++) {
+        waiting.add(new java.util.ArrayDeque<>());
+      }
       List<String> sessionNames = trace.sessions();
       parentOf = new int[sessionNames.size()];
       java.util.Map<String, Integer> byName = new java.util.HashMap<>();
@@ -1063,12 +1069,54 @@ public final class TieredReplay {
       return trace.blockTokens(i) * (double) engine.cost().kvBytesPerToken() / linkRate[tier];
     }
 
-    /** Books {@code pages} blocks of request i over the link from {@code tier} from {@code at}. */
-    double book(int i, int tier, long pages, double at) {
+    /**
+     * Books a prefetch batch of {@code pages} blocks of request i on the link from {@code tier},
+     * after everything booked there, as the latest batch of readiness slot {@code key}.
+     */
+    void bookPrefetch(int i, int tier, long pages, double at, int key) {
       double begin = Math.max(at, linkFree[tier]);
+      double[] batch = {begin, begin + pages * blockSeconds(i, tier), key};
+      linkFree[tier] = batch[1];
+      waiting.get(tier).addLast(batch);
+      prefetchBatch[key][tier] = batch;
+      prefetchReady[key] = Math.max(prefetchReady[key], batch[1]);
+    }
+
+    /**
+     * Books a scheduled request's own copies of {@code pages} blocks on the link from {@code tier}
+     * at {@code at}, as the library's transfer engine runs them: onboarding for a waiting request
+     * goes before prefetch batches not yet started, behind the one under way and earlier
+     * onboarding. The prefetch batches it overtakes move back by its length.
+     *
+     * @return {begin, end} of the copies
+     */
+    double[] bookDemand(int i, int tier, long pages, double at) {
+      java.util.ArrayDeque<double[]> q = waiting.get(tier);
+      while (!q.isEmpty() && q.peekFirst()[1] <= at) {
+        q.pollFirst();
+      }
+      double begin = Math.max(at, demandFree[tier]);
+      if (!q.isEmpty() && q.peekFirst()[0] < at) {
+        begin = Math.max(begin, q.peekFirst()[1]); // under way: it finishes first
+      }
       double end = begin + pages * blockSeconds(i, tier);
-      linkFree[tier] = end;
-      return end;
+      demandFree[tier] = end;
+      double cursor = end;
+      for (double[] batch : q) {
+        if (batch[0] < at) {
+          continue;
+        }
+        if (batch[0] < cursor) {
+          double length = batch[1] - batch[0];
+          batch[0] = cursor;
+          batch[1] = cursor + length;
+          int key = (int) batch[2];
+          prefetchReady[key] = Math.max(prefetchReady[key], batch[1]);
+        }
+        cursor = batch[1];
+      }
+      linkFree[tier] = Math.max(linkFree[tier], cursor);
+      return new double[] {begin, end};
     }
 
     /**
@@ -1104,20 +1152,13 @@ public final class TieredReplay {
       // The copies are real; the model books them on the links from now on.
       cache.prefetchesLanded().join();
       long[] after = linkPages();
-      double ready = now;
       int key = readyKey(i);
       for (int t = 1; t < nt; t++) {
         long moved = after[t] - before[t];
         if (moved > 0) {
-          double begin = Math.max(now, linkFree[t]);
-          double end = book(i, t, moved, now);
-          ready = Math.max(ready, end);
-          // A link is first in, first out: this batch's layers land after every earlier one's.
-          prefetchBegin[key][t] = begin;
-          prefetchEnd[key][t] = end;
+          bookPrefetch(i, t, moved, now, key);
         }
       }
-      prefetchReady[key] = Math.max(prefetchReady[key], ready);
     }
 
     /** Pages copied so far into the top tier, by source tier. */
@@ -1183,8 +1224,9 @@ public final class TieredReplay {
           double[] end = new double[nt];
           for (int t = 1; t < nt; t++) {
             if (per[t] > 0) {
-              begin[t] = Math.max(start, linkFree[t]);
-              end[t] = book(i, t, per[t], start);
+              double[] span = bookDemand(i, t, per[t], start);
+              begin[t] = span[0];
+              end[t] = span[1];
               ready = Math.max(ready, end[t]);
             }
           }
@@ -1268,10 +1310,10 @@ public final class TieredReplay {
           if (layeredEnd[t] > layeredBegin[t]) {
             landed = Math.max(landed, layeredBegin[t] + share * (layeredEnd[t] - layeredBegin[t]));
           }
-          double pb = prefetchBegin[layeredKey][t];
-          double pe = prefetchEnd[layeredKey][t];
-          if (pe > start) {
-            landed = Math.max(landed, pb + share * (pe - pb));
+          // A link is first in, first out among prefetches: the slot's latest batch lands last.
+          double[] batch = prefetchBatch[layeredKey][t];
+          if (batch != null && batch[1] > start) {
+            landed = Math.max(landed, batch[0] + share * (batch[1] - batch[0]));
           }
         }
         finish = Math.max(finish, landed + (layers - l) * perLayer);
