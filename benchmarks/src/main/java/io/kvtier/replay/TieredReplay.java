@@ -838,6 +838,64 @@ public final class TieredReplay {
   static final int LOOK_AHEAD = 8;
 
   /**
+   * One lower tier's link into the top tier in the engine model, run as the library's transfer
+   * engine runs it: copies one at a time; onboarding for a scheduled request goes before prefetch
+   * batches not yet started, behind the batch under way and earlier onboarding; prefetch batches go
+   * first in, first out after everything booked.
+   */
+  static final class LinkModel {
+    private double free;
+    private double demandFree;
+    private final java.util.ArrayDeque<double[]> waiting = new java.util.ArrayDeque<>();
+
+    /**
+     * Books a prefetch batch.
+     *
+     * @return {begin, end, key}; a later onboarding may move it back
+     */
+    double[] prefetch(double at, double seconds, int key) {
+      double begin = Math.max(at, free);
+      double[] batch = {begin, begin + seconds, key};
+      free = batch[1];
+      waiting.addLast(batch);
+      return batch;
+    }
+
+    /**
+     * Books a scheduled request's copies; the prefetch batches it overtakes move back by its
+     * length, and {@code moved} hears of each.
+     *
+     * @return {begin, end}
+     */
+    double[] demand(double at, double seconds, java.util.function.Consumer<double[]> moved) {
+      while (!waiting.isEmpty() && waiting.peekFirst()[1] <= at) {
+        waiting.pollFirst();
+      }
+      double begin = Math.max(at, demandFree);
+      if (!waiting.isEmpty() && waiting.peekFirst()[0] < at) {
+        begin = Math.max(begin, waiting.peekFirst()[1]); // under way: it finishes first
+      }
+      double end = begin + seconds;
+      demandFree = end;
+      double cursor = end;
+      for (double[] batch : waiting) {
+        if (batch[0] < at) {
+          continue;
+        }
+        if (batch[0] < cursor) {
+          double length = batch[1] - batch[0];
+          batch[0] = cursor;
+          batch[1] = cursor + length;
+          moved.accept(batch);
+        }
+        cursor = batch[1];
+      }
+      free = Math.max(free, cursor);
+      return new double[] {begin, end};
+    }
+  }
+
+  /**
    * One replay run's cache-side state and counters; serves requests instantly or through the engine
    * model.
    */
@@ -861,15 +919,11 @@ public final class TieredReplay {
     long overflow;
 
     // The engine model (queue mode): times in seconds of the trace's clock.
-    final double[] linkFree;
     final double[] linkRate;
     final double[] prefetchReady;
     // Per readiness slot and lower tier, the latest prefetch batch: {begin, end, slot}.
     final double[][][] prefetchBatch;
-    // Per lower tier: prefetch batches not yet known to be done, in link order; and when the link's
-    // onboarding for scheduled requests is done.
-    final List<java.util.ArrayDeque<double[]>> waiting = new ArrayList<>();
-    final double[] demandFree;
+    final LinkModel[] links;
     long queued;
     double queueSeconds;
     double queueMax;
@@ -902,7 +956,6 @@ public final class TieredReplay {
       driver = new TraceDriver(trace, layout, cache, clock);
       tierTokens = new long[nt];
       tierBlocks = new long[nt];
-      linkFree = new double[nt];
       linkRate = new double[nt];
       if (engine != null) {
         for (int t = 1; t < nt; t++) {
@@ -911,10 +964,8 @@ public final class TieredReplay {
       }
       prefetchReady = new double[driver.sessionCount() + 1]; // one per session, then a shared one
       prefetchBatch = new double[prefetchReady.length][nt][];
-      demandFree = new double[nt];
-      for (int t = 0; t < nt; t++) {
-        waiting.add(new java.util.ArrayDeque<>());
-      }
+      links = new LinkModel[nt];
+      Arrays.setAll(links, t -> new LinkModel());
       List<String> sessionNames = trace.sessions();
       parentOf = new int[sessionNames.size()];
       java.util.Map<String, Integer> byName = new java.util.HashMap<>();
@@ -1070,53 +1121,24 @@ public final class TieredReplay {
     }
 
     /**
-     * Books a prefetch batch of {@code pages} blocks of request i on the link from {@code tier},
-     * after everything booked there, as the latest batch of readiness slot {@code key}.
+     * Books a prefetch batch of {@code pages} blocks of request i on the link from {@code tier} as
+     * the latest batch of readiness slot {@code key}.
      */
     void bookPrefetch(int i, int tier, long pages, double at, int key) {
-      double begin = Math.max(at, linkFree[tier]);
-      double[] batch = {begin, begin + pages * blockSeconds(i, tier), key};
-      linkFree[tier] = batch[1];
-      waiting.get(tier).addLast(batch);
+      double[] batch = links[tier].prefetch(at, pages * blockSeconds(i, tier), key);
       prefetchBatch[key][tier] = batch;
       prefetchReady[key] = Math.max(prefetchReady[key], batch[1]);
     }
 
-    /**
-     * Books a scheduled request's own copies of {@code pages} blocks on the link from {@code tier}
-     * at {@code at}, as the library's transfer engine runs them: onboarding for a waiting request
-     * goes before prefetch batches not yet started, behind the one under way and earlier
-     * onboarding. The prefetch batches it overtakes move back by its length.
-     *
-     * @return {begin, end} of the copies
-     */
+    /** Books a scheduled request's own copies; returns their {begin, end}. */
     double[] bookDemand(int i, int tier, long pages, double at) {
-      java.util.ArrayDeque<double[]> q = waiting.get(tier);
-      while (!q.isEmpty() && q.peekFirst()[1] <= at) {
-        q.pollFirst();
-      }
-      double begin = Math.max(at, demandFree[tier]);
-      if (!q.isEmpty() && q.peekFirst()[0] < at) {
-        begin = Math.max(begin, q.peekFirst()[1]); // under way: it finishes first
-      }
-      double end = begin + pages * blockSeconds(i, tier);
-      demandFree[tier] = end;
-      double cursor = end;
-      for (double[] batch : q) {
-        if (batch[0] < at) {
-          continue;
-        }
-        if (batch[0] < cursor) {
-          double length = batch[1] - batch[0];
-          batch[0] = cursor;
-          batch[1] = cursor + length;
-          int key = (int) batch[2];
-          prefetchReady[key] = Math.max(prefetchReady[key], batch[1]);
-        }
-        cursor = batch[1];
-      }
-      linkFree[tier] = Math.max(linkFree[tier], cursor);
-      return new double[] {begin, end};
+      return links[tier].demand(
+          at,
+          pages * blockSeconds(i, tier),
+          batch -> {
+            int key = (int) batch[2];
+            prefetchReady[key] = Math.max(prefetchReady[key], batch[1]);
+          });
     }
 
     /**

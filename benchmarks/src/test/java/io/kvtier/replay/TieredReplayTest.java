@@ -378,6 +378,27 @@ class TieredReplayTest {
   }
 
   @Test
+  void engineModel_link_runsAScheduledRequestsCopiesBeforePrefetchesNotYetStarted() {
+    TieredReplay.LinkModel link = new TieredReplay.LinkModel();
+    double[] first = link.prefetch(0, 4, 1);
+    double[] second = link.prefetch(0, 2, 2);
+    assertThat(second).containsExactly(4, 6, 2);
+    List<Integer> moved = new ArrayList<>();
+    double[] own = link.demand(1, 3, b -> moved.add((int) b[2]));
+    assertThat(own).as("behind the batch under way only").containsExactly(4, 7);
+    assertThat(first).containsExactly(0, 4, 1);
+    assertThat(second).as("overtaken, moved back by 3 s").containsExactly(7, 9, 2);
+    assertThat(moved).containsExactly(2);
+    assertThat(link.demand(2, 1, b -> moved.add(-1)))
+        .as("after earlier onboarding")
+        .containsExactly(7, 8);
+    assertThat(second).containsExactly(8, 10, 2);
+    assertThat(link.prefetch(3, 1, 3)).as("prefetches queue after all").containsExactly(10, 11, 3);
+    assertThat(link.demand(20, 1, b -> moved.add(-2))).containsExactly(20, 21);
+    assertThat(moved).containsExactly(2, -1);
+  }
+
+  @Test
   void withoutTheEngineModel_nothingIsTimed() {
     TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
     TieredReplay.Result r =
