@@ -1069,7 +1069,9 @@ public final class TieredReplay {
           sessionOf[i] = driver.begin(i);
           arrived(i);
           queue.addLast(i);
-          if (engine.prefetchQueued()) {
+          // A request the engine takes at once is onboarded, not prefetched: prefetch is for
+          // requests that wait.
+          if (engine.prefetchQueued() && (queue.size() > 1 || engineFree > arrival(i))) {
             prefetchQueue(queue, sessionOf, arrival(i));
           }
           continue;
