@@ -248,16 +248,16 @@ public final class TieredReplay {
    * a request would wait for anyway. One prefill stream serves requests first come, first served at
    * {@link CostModel#prefillTokensPerSecond()} (decoding is taken to run batched beside it and is
    * not modelled); a scheduled request first waits for its lower-tier pages, holding the engine,
-   * then prefills its misses. Each lower tier's link into the top tier is one first-in, first-out
-   * queue at an assumed bandwidth, and a block moves {@code block tokens ×} {@link
-   * CostModel#kvBytesPerToken()} bytes over it. The page copies themselves are real and happen in
-   * the cache as always; only their timing is modelled, so the figures repeat run to run.
+   * then prefills its misses. Each lower tier's link into the top tier runs copies one at a time at
+   * an assumed bandwidth, as {@link LinkModel} describes, and a block moves {@code block tokens ×}
+   * {@link CostModel#kvBytesPerToken()} bytes over it. The page copies themselves are real and
+   * happen in the cache as always; only their timing is modelled, so the figures repeat run to run.
    *
    * <p>On demand (the default), a request's copies start when it is scheduled. With {@code
-   * prefetchQueued} the replay calls {@link KvCache#prefetch(Request)} when the request arrives, so
-   * its copies start then and overlap its wait in the queue (CachedAttention's scheduler-aware
-   * prefetch); at scheduling it waits for what has not landed, including its session's copies still
-   * in flight.
+   * prefetchQueued} the replay calls {@link KvCache#prefetch(Request)} when a request that has to
+   * wait arrives (one the engine takes at once is onboarded), so its copies start then and overlap
+   * its wait in the queue (CachedAttention's scheduler-aware prefetch); at scheduling it waits for
+   * what has not landed, including its session's copies still in flight.
    *
    * <p>With {@code prefetchSteps} the engine also acts on the one step of an agent workflow it
    * knows for certain: when the last running sub-agent of a parent session finishes (its request
