@@ -94,6 +94,15 @@ class LayerwiseOnboardingTest {
     }
   }
 
+  /** Caches {@code blocks} blocks from {@code base} with data, then pushes them below the top. */
+  int[] cachedBelow(KvCacheImpl cache, int base, int blocks, int topPages) {
+    int[] prompt = seq(base, blocks * T);
+    cacheWithData(cache, prompt);
+    pushBelow(cache, topPages);
+    ticker.advance(Duration.ofMillis(10));
+    return prompt;
+  }
+
   static void assertData(KvCacheImpl cache, long[] table) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment page = arena.allocate(PAGE);
@@ -111,10 +120,7 @@ class LayerwiseOnboardingTest {
   @Test
   void pagesBelow_arriveLayerByLayer_intoTheHandlesTheTableAlreadyHolds() throws Exception {
     KvCacheImpl cache = twoTiers(8);
-    int[] prompt = seq(1_000, 3 * T);
-    cacheWithData(cache, prompt);
-    pushBelow(cache, 8);
-    ticker.advance(Duration.ofMillis(10));
+    int[] prompt = cachedBelow(cache, 1_000, 3, 8);
     try (Lease l = cache.acquire(Request.of(NS, prompt))) {
       assertThat(l.cachedBlocksPerTier()).containsExactly(0, 3);
       LayerwiseOnboarding lw = l.onboardLayers();
@@ -152,10 +158,7 @@ class LayerwiseOnboardingTest {
   @Test
   void blocksAPrefetchIsStillCopying_areWaitedForLayerByLayer() throws Exception {
     KvCacheImpl cache = twoTiers(8);
-    int[] prompt = seq(3_000, 3 * T);
-    cacheWithData(cache, prompt);
-    pushBelow(cache, 8);
-    ticker.advance(Duration.ofMillis(10));
+    int[] prompt = cachedBelow(cache, 3_000, 3, 8);
     assertThat(cache.prefetch(Request.of(NS, prompt))).isEqualTo(3);
     try (Lease l = cache.acquire(Request.of(NS, prompt))) {
       LayerwiseOnboarding lw = l.onboardLayers();
@@ -172,10 +175,7 @@ class LayerwiseOnboardingTest {
   @Test
   void noRoomOnTop_failsEveryLayer_andALaterCallStartsOver() throws Exception {
     KvCacheImpl cache = twoTiers(4);
-    int[] prompt = seq(4_000, 2 * T);
-    cacheWithData(cache, prompt);
-    pushBelow(cache, 4);
-    ticker.advance(Duration.ofMillis(10));
+    int[] prompt = cachedBelow(cache, 4_000, 2, 4);
     Lease holder = cache.acquire(Request.of(NS, seq(800_000, 4 * T)));
     holder.extend(); // every top page pinned
     try (Lease l = cache.acquire(Request.of(NS, prompt))) {
