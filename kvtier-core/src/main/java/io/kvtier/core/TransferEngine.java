@@ -183,11 +183,17 @@ final class TransferEngine implements AutoCloseable {
             }
             from += n;
           }
+          if (t.layers != null) {
+            t.layers.settle(null); // every layer is in before the batch's waiters run
+          }
           t.future.complete(null);
         } catch (InterruptedException e) {
           t.future.cancel(false);
           return;
         } catch (Throwable e) {
+          if (t.layers != null) {
+            t.layers.settle(e);
+          }
           t.future.completeExceptionally(e);
         }
       }
@@ -225,7 +231,8 @@ final class TransferEngine implements AutoCloseable {
         links.computeIfAbsent(((long) src.ordinal << 32) | dst.ordinal, k -> new Link(src, dst, 2));
     Task t = new Task(priority, seq.incrementAndGet(), List.copyOf(copies), layers);
     if (layers != null) {
-      // Every way a task ends (copied, failed, cancelled at close) settles the layers left.
+      // The worker settles the layers before it completes the task; this covers every other way a
+      // task ends (cancelled at close).
       t.future.whenComplete((v, e) -> layers.settle(e));
     }
     link.queue.add(t);
