@@ -675,7 +675,8 @@ final class AgentHints implements PrefetchContext {
       int[] blocks = missing;
       // Failures (no room, a quota, a tier fault) only mean less was prefetched.
       CompletableFuture<Void> copies =
-          cache.onboard(blocks, positions, count, (pos, h) -> landed(blocks[pos], h), payer);
+          cache.onboard(
+              blocks, positions, count, (pos, h) -> landed(blocks[pos], h), payer, cache.layout);
       int inFlight = count - truncated;
       started = copies.isCompletedExceptionally() ? 0 : inFlight;
       prefetchInFlight += inFlight;

@@ -111,6 +111,11 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   /** A block's copy into tier 0 under way: when it lands, its layers' progress, its page there. */
   record Landing(CompletableFuture<Void> landed, TransferEngine.Layers layers, long handle) {}
 
+  /** The copy of {@code block} into tier 0 under way, or null (lock held). */
+  Landing landing(int block) {
+    return onboarding.get(block);
+  }
+
   private final Map<BlockKey, List<long[]>> recovered = new HashMap<>();
   private final Map<Long, BlockRecord> recoveredRecords = new HashMap<>();
   private static final System.Logger LOG = System.getLogger("io.kvtier.core");
@@ -1185,18 +1190,9 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   /**
    * Starts copying the given matched blocks (positions of a lease) from lower tiers into tier 0.
    * Calls {@code done(position, handle)} under the lock for each block that arrived (with a
-   * reference for the lease), and completes the returned future when all did.
-   */
-  CompletableFuture<Void> onboard(
-      int[] blocks, int[] positions, int count, OnboardSink sink, AgentHints.Payer payer) {
-    return onboard(blocks, positions, count, sink, payer, layout, null);
-  }
-
-  /**
-   * {@link #onboard(int[], int[], int, OnboardSink, AgentHints.Payer)}, with each batch's progress
-   * followed per layer of {@code nsLayout}, and {@code arriving} told, for every block not yet in
-   * tier 0, its page there and the progress of its copy (its own batch's, or that of the copy
-   * already under way).
+   * reference for the lease), and completes the returned future when all did. Each batch's progress
+   * is followed per layer of {@code nsLayout}; {@link #landing(int)} tells it while it is under
+   * way.
    */
   CompletableFuture<Void> onboard(
       int[] blocks,
@@ -1204,8 +1200,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       int count,
       OnboardSink sink,
       AgentHints.Payer payer,
-      KvLayout nsLayout,
-      ArrivingSink arriving) {
+      KvLayout nsLayout) {
     List<CompletableFuture<Void>> waits = new ArrayList<>();
     Map<Tier, TransferEngine.Layers> batchLayers = new HashMap<>();
     int layerCount = nsLayout.layers();
@@ -1226,9 +1221,6 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
       Landing inFlight = onboarding.get(b);
       if (inFlight != null) {
-        if (arriving != null) {
-          arriving.arriving(pos, inFlight.handle(), inFlight.layers());
-        }
         waits.add(
             inFlight
                 .landed()
@@ -1272,11 +1264,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
                     "tier '" + top.name + "' has no page to onboard into: every page is pinned"));
       }
       prev = dst;
-      TransferEngine.Layers layers =
-          batchLayers.computeIfAbsent(src, k -> new TransferEngine.Layers(layerCount, layerBytes));
-      if (arriving != null) {
-        arriving.arriving(pos, dst, layers);
-      }
+      batchLayers.computeIfAbsent(src, k -> new TransferEngine.Layers(layerCount, layerBytes));
       top.inFlight((int) PageHandle.index(dst), 1);
       batches
           .computeIfAbsent(src, k -> new ArrayList<>())
@@ -1437,11 +1425,6 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   /** Receives onboarded pages, under the lock. */
   interface OnboardSink {
     void arrived(int position, long handle);
-  }
-
-  /** Learns, under the lock, where a block still arriving will be and how its copy progresses. */
-  interface ArrivingSink {
-    void arriving(int position, long handle, TransferEngine.Layers layers);
   }
 
   // ------------------------------------------------------------------ warm restart

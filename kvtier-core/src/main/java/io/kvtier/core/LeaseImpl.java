@@ -260,8 +260,6 @@ final class LeaseImpl implements Lease {
   /** Starts the onboarding unless one is under way or done (lock held, pages pending). */
   private void startOnboarding() {
     if (onboarding == null || onboarding.isCompletedExceptionally()) {
-      int layerCount = ns.layout().layers();
-      Layered view = new Layered(layerCount, new long[pageCount]);
       onboarding =
           cache.onboard(
               pendingBlocks,
@@ -276,10 +274,7 @@ final class LeaseImpl implements Lease {
                 }
               },
               cache.hints.payer(this),
-              ns.layout(),
-              (pos, h, layers) -> view.arriving(pos, h, layers));
-      view.all = onboarding;
-      layered = view;
+              ns.layout());
     }
   }
 
@@ -289,9 +284,12 @@ final class LeaseImpl implements Lease {
     try {
       check();
       if (pendingLeft == 0) {
-        return new Layered(ns.layout().layers(), null);
+        return new Layered(ns.layout().layers(), DONE);
       }
       startOnboarding();
+      if (layered == null || layered.all != onboarding) {
+        layered = new Layered(ns.layout().layers(), onboarding);
+      }
       return layered;
     } finally {
       cache.lock.unlock();
@@ -299,30 +297,38 @@ final class LeaseImpl implements Lease {
   }
 
   /**
-   * An onboarding's layer-by-layer view: the progress of the copies its blocks wait for, and where
-   * the blocks still arriving will be.
+   * An onboarding's layer-by-layer view, read from the cache's copies under way when it is made
+   * (lock held): where each block still arriving will be, and the progress of its copy.
    */
   private final class Layered implements LayerwiseOnboarding {
     final int count;
-    final long[] arriving;
+    final CompletableFuture<Void> all;
+    final long[] arriving = new long[pageCount];
     final java.util.List<TransferEngine.Layers> parts = new java.util.ArrayList<>();
-    final java.util.Set<TransferEngine.Layers> seen =
-        java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    // A block with no copy under way (its batch failed) or one copied for another layout: then the
+    // layers are known only all together.
     boolean wholeOnly;
-    CompletableFuture<Void> all = DONE;
     private java.util.List<CompletableFuture<Void>> layer;
 
-    Layered(int count, long[] arriving) {
+    Layered(int count, CompletableFuture<Void> all) {
       this.count = count;
-      this.arriving = arriving;
-    }
-
-    void arriving(int pos, long handle, TransferEngine.Layers layers) {
-      arriving[pos] = handle;
-      if (layers.count() != count) {
-        wholeOnly = true; // a copy under way for another layout: its layers land together
-      } else if (seen.add(layers)) {
-        parts.add(layers);
+      this.all = all;
+      java.util.Set<TransferEngine.Layers> seen =
+          java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      for (int i = 0; i < pendingCount && !all.isDone(); i++) {
+        int pos = pendingPositions[i];
+        if (pages[pos] != PageHandle.NONE) {
+          continue;
+        }
+        KvCacheImpl.Landing l = cache.landing(pendingBlocks[i]);
+        if (l == null || l.layers().count() != count) {
+          wholeOnly = true;
+          continue;
+        }
+        arriving[pos] = l.handle();
+        if (seen.add(l.layers())) {
+          parts.add(l.layers());
+        }
       }
     }
 
@@ -349,7 +355,7 @@ final class LeaseImpl implements Lease {
     }
 
     private CompletableFuture<Void> layerFuture(int l) {
-      if (arriving == null || wholeOnly || all.isDone()) {
+      if (wholeOnly || all.isDone()) {
         return all;
       }
       CompletableFuture<Void> r = new CompletableFuture<>();
@@ -382,11 +388,9 @@ final class LeaseImpl implements Lease {
       try {
         check();
         long[] t = Arrays.copyOf(pages, pageCount);
-        if (arriving != null) {
-          for (int i = 0; i < Math.min(arriving.length, pageCount); i++) {
-            if (t[i] == PageHandle.NONE) {
-              t[i] = arriving[i];
-            }
+        for (int i = 0; i < Math.min(arriving.length, pageCount); i++) {
+          if (t[i] == PageHandle.NONE) {
+            t[i] = arriving[i];
           }
         }
         return t;

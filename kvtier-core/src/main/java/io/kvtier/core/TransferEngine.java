@@ -62,41 +62,83 @@ final class TransferEngine implements AutoCloseable {
    * batch fails the layers not yet complete.
    */
   static final class Layers {
-    private final CompletableFuture<?>[] layer;
+    private final int count;
     final long layerBytes;
+    // How many layers have landed, and the failure that ended the rest; futures exist only for the
+    // layers someone asked for (most onboardings are waited for whole), all under this object.
+    private int landed;
+    private Throwable failure;
+    private List<CompletableFuture<Void>> asked;
 
     /**
      * @param count layers, at least 1
      * @param layerBytes bytes of one layer (keys and values) in a page
      */
     Layers(int count, long layerBytes) {
-      layer = new CompletableFuture<?>[count];
-      for (int l = 0; l < count; l++) {
-        layer[l] = new CompletableFuture<Void>();
-      }
+      this.count = count;
       this.layerBytes = layerBytes;
     }
 
     int count() {
-      return layer.length;
+      return count;
     }
 
-    @SuppressWarnings("unchecked")
-    CompletableFuture<Void> layer(int l) {
-      return (CompletableFuture<Void>) layer[l];
+    /** Completes when layer {@code l} has landed; fails if the batch failed before it did. */
+    synchronized CompletableFuture<Void> layer(int l) {
+      if (l < landed) {
+        return CompletableFuture.completedFuture(null);
+      }
+      if (failure != null) {
+        return CompletableFuture.failedFuture(failure);
+      }
+      if (asked == null) {
+        asked = new java.util.ArrayList<>(java.util.Collections.nCopies(count, null));
+      }
+      if (asked.get(l) == null) {
+        asked.set(l, new CompletableFuture<>());
+      }
+      return asked.get(l);
     }
 
-    void complete(int l) {
-      layer(l).complete(null);
-    }
-
-    void settle(Throwable err) {
-      for (int l = 0; l < layer.length; l++) {
-        if (err == null) {
-          layer(l).complete(null);
-        } else {
-          layer(l).completeExceptionally(err);
+    /** Layers below {@code upTo} have landed. */
+    void complete(int upTo) {
+      List<CompletableFuture<Void>> due = new java.util.ArrayList<>();
+      synchronized (this) {
+        if (failure != null || upTo <= landed) {
+          return;
         }
+        for (int l = landed; l < upTo && asked != null; l++) {
+          if (asked.get(l) != null) {
+            due.add(asked.get(l));
+          }
+        }
+        landed = upTo;
+      }
+      for (CompletableFuture<Void> f : due) { // outside the lock: callbacks may run here
+        f.complete(null);
+      }
+    }
+
+    /** Every layer has landed ({@code err} null), or those left fail with {@code err}. */
+    void settle(Throwable err) {
+      if (err == null) {
+        complete(count);
+        return;
+      }
+      List<CompletableFuture<Void>> due = new java.util.ArrayList<>();
+      synchronized (this) {
+        if (failure != null || landed == count) {
+          return;
+        }
+        failure = err;
+        for (int l = landed; l < count && asked != null; l++) {
+          if (asked.get(l) != null) {
+            due.add(asked.get(l));
+          }
+        }
+      }
+      for (CompletableFuture<Void> f : due) {
+        f.completeExceptionally(err);
       }
     }
   }
@@ -283,7 +325,7 @@ final class TransferEngine implements AutoCloseable {
         for (int i = 0; i < n; i++) {
           MemorySegment.copy(ends[0][i], l * lb, ends[1][i], l * lb, lb);
         }
-        layers.complete(l);
+        layers.complete(l + 1);
       }
       long rest = pageBytes - lb * layers.count();
       if (rest > 0) {
