@@ -1209,6 +1209,8 @@ public final class TieredReplay {
       Request req = ReferenceReplay.request(trace, i, space, salt, cached, s);
       double ready = start;
       long reqHit;
+      // With the engine model: the request's own copies per link, {begin, end}.
+      double[][] own = new double[nt][];
       try (Lease lease = cache.acquire(req)) {
         int matched = lease.cachedTokens();
         int[] per = lease.cachedBlocksPerTier();
@@ -1242,22 +1244,12 @@ public final class TieredReplay {
         if (engine != null) {
           // Its own prefetch (or its session's) must have landed; what is still below is copied
           // from now on.
-          int key = readyKey(i);
-          ready = Math.max(start, prefetchReady[key]);
-          double[] begin = new double[nt];
-          double[] end = new double[nt];
+          ready = Math.max(start, prefetchReady[readyKey(i)]);
           for (int t = 1; t < nt; t++) {
             if (per[t] > 0) {
-              double[] span = bookDemand(i, t, per[t], start);
-              begin[t] = span[0];
-              end[t] = span[1];
-              ready = Math.max(ready, end[t]);
+              own[t] = bookDemand(i, t, per[t], start);
+              ready = Math.max(ready, own[t][1]);
             }
-          }
-          if (engine.layers() > 1) {
-            layeredBegin = begin;
-            layeredEnd = end;
-            layeredKey = key;
           }
         }
         int bt = trace.blockTokens(i);
@@ -1300,7 +1292,8 @@ public final class TieredReplay {
       }
       double prefill = (trace.inputLength(i) - reqHit) / engine.cost().prefillTokensPerSecond();
       if (engine.layers() > 1) {
-        double over = layeredFinish(start, prefill) - start - prefill;
+        double over =
+            layeredFinish(start, prefill, own, prefetchBatch[readyKey(i)]) - start - prefill;
         ready = start + (over > 1e-9 ? over : 0); // below a nanosecond is rounding
       }
       double exposed = ready - start;
@@ -1313,17 +1306,13 @@ public final class TieredReplay {
       return ready + prefill;
     }
 
-    // The serve under way's own copies per link, [begin, end), and its readiness slot.
-    double[] layeredBegin;
-    double[] layeredEnd;
-    int layeredKey;
-
     /**
      * When a layer-by-layer prefill that starts at {@code start} and takes {@code prefill} ends: a
-     * batch [b, e) on a link lands its layer l at b + (l + 1)(e − b)/L, and layer l prefills once
-     * it and every earlier layer are done.
+     * batch [b, e) on a link, the request's own ({@code own}) or its slot's latest prefetch ({@code
+     * prefetched}; first in, first out, so it lands after the slot's earlier ones), lands its layer
+     * l at b + (l + 1)(e − b)/L, and layer l prefills once it and every earlier layer are done.
      */
-    double layeredFinish(double start, double prefill) {
+    double layeredFinish(double start, double prefill, double[][] own, double[][] prefetched) {
       int layers = engine.layers();
       double perLayer = prefill / layers;
       double finish = start + prefill;
@@ -1331,18 +1320,17 @@ public final class TieredReplay {
         double landed = start;
         double share = (l + 1) / (double) layers;
         for (int t = 1; t < nt; t++) {
-          if (layeredEnd[t] > layeredBegin[t]) {
-            landed = Math.max(landed, layeredBegin[t] + share * (layeredEnd[t] - layeredBegin[t]));
-          }
-          // A link is first in, first out among prefetches: the slot's latest batch lands last.
-          double[] batch = prefetchBatch[layeredKey][t];
-          if (batch != null && batch[1] > start) {
-            landed = Math.max(landed, batch[0] + share * (batch[1] - batch[0]));
-          }
+          landed = Math.max(landed, landedShare(own[t], start, share));
+          landed = Math.max(landed, landedShare(prefetched[t], start, share));
         }
         finish = Math.max(finish, landed + (layers - l) * perLayer);
       }
       return finish;
+    }
+
+    /** When {@code share} of a batch has landed; {@code start} for none or one done before it. */
+    static double landedShare(double[] batch, double start, double share) {
+      return batch != null && batch[1] > start ? batch[0] + share * (batch[1] - batch[0]) : start;
     }
 
     EngineStats engineStats() {
