@@ -1202,7 +1202,6 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       AgentHints.Payer payer,
       KvLayout nsLayout) {
     List<CompletableFuture<Void>> waits = new ArrayList<>();
-    Map<Tier, TransferEngine.Layers> batchLayers = new HashMap<>();
     int layerCount = nsLayout.layers();
     long layerBytes = nsLayout.pageBytes() / layerCount;
     Map<Tier, List<TransferEngine.PageCopy>> batches =
@@ -1240,8 +1239,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       int from = Integer.numberOfTrailingZeros(index.copyMask(b) & usableMask() & ~1);
       if (from >= tiers.length) {
         abandonOnboarding(batchBlocks);
-        return failLayers(
-            batchLayers,
+        return CompletableFuture.failedFuture(
             new KvTierException("block at position " + pos + " is no longer in any usable tier"));
       }
       Tier src = tiers[from];
@@ -1256,15 +1254,13 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         index.setBusy(b, from, false);
         abandonOnboarding(batchBlocks);
         io.kvtier.OutOfPagesException quota = hints.takeQuotaFailure();
-        return failLayers(
-            batchLayers,
+        return CompletableFuture.failedFuture(
             quota != null
                 ? quota
                 : new io.kvtier.OutOfPagesException(
                     "tier '" + top.name + "' has no page to onboard into: every page is pinned"));
       }
       prev = dst;
-      batchLayers.computeIfAbsent(src, k -> new TransferEngine.Layers(layerCount, layerBytes));
       top.inFlight((int) PageHandle.index(dst), 1);
       batches
           .computeIfAbsent(src, k -> new ArrayList<>())
@@ -1282,7 +1278,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       for (int i = 0; i < bl.size(); i++) {
         fps[i] = index.fingerprint(bl.get(i)[0]);
       }
-      TransferEngine.Layers layers = batchLayers.get(src);
+      TransferEngine.Layers layers = new TransferEngine.Layers(layerCount, layerBytes);
       CompletableFuture<Void> f =
           transfers.submit(src, top, TransferEngine.Priority.ONBOARD, e.getValue(), layers);
       CompletableFuture<Void> landed = new CompletableFuture<>();
@@ -1349,15 +1345,6 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       waits.add(landed);
     }
     return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new));
-  }
-
-  /** Fails the layers of batches never submitted, and returns a future failed the same way. */
-  private static CompletableFuture<Void> failLayers(
-      Map<Tier, TransferEngine.Layers> prepared, RuntimeException e) {
-    for (TransferEngine.Layers l : prepared.values()) {
-      l.settle(e);
-    }
-    return CompletableFuture.failedFuture(e);
   }
 
   /**
