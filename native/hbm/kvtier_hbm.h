@@ -58,7 +58,7 @@ extern "C" {
 #endif
 
 /** Version of this ABI; bumped on any incompatible change. */
-#define KVT_HBM_ABI_VERSION 1
+#define KVT_HBM_ABI_VERSION 2
 
 /* Status codes. */
 #define KVT_HBM_OK 0
@@ -172,6 +172,19 @@ KVT_HBM_EXPORT int kvt_hbm_copy_h2d(kvt_hbm_stream *stream, const kvt_hbm_region
 KVT_HBM_EXPORT int kvt_hbm_copy_d2h(kvt_hbm_stream *stream, const kvt_hbm_region *region,
                                     const uint64_t *blocks, const uint64_t *host, uint32_t n,
                                     uint64_t bytes);
+/**
+ * Host to device, part of each page: bytes [offset, offset + bytes) of the page at host[i] go to
+ * the same bytes of block blocks[i] (host[i] is the page's start). With layer-major pages and a
+ * layer-split region, one call per layer copies a batch layer by layer, and an event recorded after
+ * each call marks that layer landed (layer-wise pre-loading). offset + bytes <= a page.
+ */
+KVT_HBM_EXPORT int kvt_hbm_copy_h2d_range(kvt_hbm_stream *stream, const kvt_hbm_region *region,
+                                          const uint64_t *blocks, const uint64_t *host,
+                                          uint32_t n, uint64_t offset, uint64_t bytes);
+/** Device to host, part of each page: bytes [offset, offset + bytes) of block blocks[i]. */
+KVT_HBM_EXPORT int kvt_hbm_copy_d2h_range(kvt_hbm_stream *stream, const kvt_hbm_region *region,
+                                          const uint64_t *blocks, const uint64_t *host,
+                                          uint32_t n, uint64_t offset, uint64_t bytes);
 /** Device to device within a region: block from[i] is copied to block to[i]. */
 KVT_HBM_EXPORT int kvt_hbm_copy_d2d(kvt_hbm_stream *stream, const kvt_hbm_region *region,
                                     const uint64_t *from, const uint64_t *to, uint32_t n);
@@ -229,6 +242,11 @@ typedef struct kvt_hbm_api {
   int (*event_synchronize)(kvt_hbm_event *);
   int (*stream_wait_event)(kvt_hbm_stream *, kvt_hbm_event *);
   int (*event_destroy)(kvt_hbm_event *);
+  /* ABI 2 */
+  int (*copy_h2d_range)(kvt_hbm_stream *, const kvt_hbm_region *, const uint64_t *,
+                        const uint64_t *, uint32_t, uint64_t, uint64_t);
+  int (*copy_d2h_range)(kvt_hbm_stream *, const kvt_hbm_region *, const uint64_t *,
+                        const uint64_t *, uint32_t, uint64_t, uint64_t);
 } kvt_hbm_api;
 
 /** The build's function table; abi_version must equal KVT_HBM_ABI_VERSION, else returns NULL. */

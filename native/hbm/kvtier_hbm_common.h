@@ -177,18 +177,21 @@ static void kvt_append(kvt_piece *pieces, size_t *count, uint64_t dst, uint64_t 
 
 /*
  * Plans a copy between `n` blocks of a region and `n` host pages (or, for KVT_D2D, `n` other
- * blocks, passed in `host` as block ids): one piece per segment, the first `bytes` bytes of each
- * page, coalesced where consecutive pieces touch on both sides. The caller frees *out.
+ * blocks, passed in `host` as block ids): bytes [offset, offset + bytes) of each page, one piece
+ * per segment they touch, at the same offset on both sides, coalesced where consecutive pieces
+ * touch on both sides. The caller frees *out.
  */
 static int kvt_plan(const kvt_hbm_region *r, int direction, const uint64_t *blocks,
-                    const uint64_t *host, uint32_t n, uint64_t bytes, kvt_piece **out,
-                    size_t *count) {
+                    const uint64_t *host, uint32_t n, uint64_t offset, uint64_t bytes,
+                    kvt_piece **out, size_t *count) {
   if (r == NULL || blocks == NULL || host == NULL || out == NULL || count == NULL) {
     return kvt_fail(KVT_HBM_E_INVALID, "copy: null argument");
   }
   uint64_t page = r->segment_bytes * r->segments;
-  if (bytes > page) {
-    return kvt_fail(KVT_HBM_E_INVALID, "copy: %llu bytes is larger than a page of %llu bytes",
+  if (bytes > page || offset > page - bytes) {
+    return kvt_fail(KVT_HBM_E_INVALID,
+                    "copy: bytes [%llu, %llu + %llu) are not inside a page of %llu bytes",
+                    (unsigned long long)offset, (unsigned long long)offset,
                     (unsigned long long)bytes, (unsigned long long)page);
   }
   *out = NULL;
@@ -206,29 +209,34 @@ static int kvt_plan(const kvt_hbm_region *r, int direction, const uint64_t *bloc
       return kvt_fail(KVT_HBM_E_INVALID, "copy: host address %u is null", i);
     }
   }
-  uint64_t per_page = (bytes + r->segment_bytes - 1) / r->segment_bytes;
+  uint64_t sb = r->segment_bytes;
+  uint32_t first = (uint32_t)(offset / sb);
+  uint32_t last = (uint32_t)((offset + bytes - 1) / sb); /* the segments the range touches */
+  uint64_t per_page = (uint64_t)(last - first) + 1;
   kvt_piece *pieces = (kvt_piece *)malloc(sizeof(kvt_piece) * (size_t)per_page * n);
   if (pieces == NULL) {
     return kvt_fail(KVT_HBM_E_OUT_OF_MEMORY, "copy: out of host memory for %u pieces", n);
   }
   size_t c = 0;
   for (uint32_t i = 0; i < n; i++) {
-    uint64_t left = bytes;
-    for (uint32_t s = 0; s < r->segments && left > 0; s++) {
-      uint64_t len = left < r->segment_bytes ? left : r->segment_bytes;
-      uint64_t dev = r->bases[s] + blocks[i] * r->strides[s];
+    for (uint32_t s = first; s <= last; s++) {
+      uint64_t seg_start = (uint64_t)s * sb;
+      uint64_t lo = offset > seg_start ? offset : seg_start;
+      uint64_t hi = offset + bytes < seg_start + sb ? offset + bytes : seg_start + sb;
+      uint64_t len = hi - lo;
+      uint64_t in_seg = lo - seg_start;
+      uint64_t dev = r->bases[s] + blocks[i] * r->strides[s] + in_seg;
       switch (direction) {
         case KVT_H2D:
-          kvt_append(pieces, &c, dev, host[i] + (uint64_t)s * r->segment_bytes, len);
+          kvt_append(pieces, &c, dev, host[i] + lo, len);
           break;
         case KVT_D2H:
-          kvt_append(pieces, &c, host[i] + (uint64_t)s * r->segment_bytes, dev, len);
+          kvt_append(pieces, &c, host[i] + lo, dev, len);
           break;
         default:
-          kvt_append(pieces, &c, r->bases[s] + host[i] * r->strides[s], dev, len);
+          kvt_append(pieces, &c, r->bases[s] + host[i] * r->strides[s] + in_seg, dev, len);
           break;
       }
-      left -= len;
     }
   }
   *out = pieces;
@@ -246,7 +254,7 @@ static int kvt_plan(const kvt_hbm_region *r, int direction, const uint64_t *bloc
         kvt_hbm_stream_set_copy_mode, kvt_hbm_stream_set_delay, kvt_hbm_copy_h2d,                \
         kvt_hbm_copy_d2h, kvt_hbm_copy_d2d, kvt_hbm_copy_raw, kvt_hbm_event_record,              \
         kvt_hbm_event_query, kvt_hbm_event_synchronize, kvt_hbm_stream_wait_event,               \
-        kvt_hbm_event_destroy                                                                    \
+        kvt_hbm_event_destroy, kvt_hbm_copy_h2d_range, kvt_hbm_copy_d2h_range                    \
   }
 
 #endif /* KVTIER_HBM_COMMON_H */

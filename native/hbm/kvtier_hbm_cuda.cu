@@ -433,7 +433,8 @@ static int cuda_issue_2d(kvt_hbm_stream *s, const kvt_hbm_region *r, int directi
 }
 
 static int cuda_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
-                     const uint64_t *blocks, const uint64_t *other, uint32_t n, uint64_t bytes) {
+                     const uint64_t *blocks, const uint64_t *other, uint32_t n, uint64_t offset,
+                     uint64_t bytes) {
   if (s == NULL || r == NULL) {
     return kvt_fail(KVT_HBM_E_INVALID, "copy: null stream or region");
   }
@@ -443,7 +444,7 @@ static int cuda_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
   }
   kvt_piece *pieces = NULL;
   size_t count = 0;
-  int rc = kvt_plan(r, direction, blocks, other, n, bytes, &pieces, &count);
+  int rc = kvt_plan(r, direction, blocks, other, n, offset, bytes, &pieces, &count);
   if (rc != KVT_HBM_OK || count == 0) {
     free(pieces);
     return rc;
@@ -471,8 +472,8 @@ static int cuda_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
       break;
 #endif
     default:
-      if (r->pitch != 0 && direction != KVT_D2D && bytes == r->segment_bytes * r->segments &&
-          count > n) {
+      if (r->pitch != 0 && direction != KVT_D2D && offset == 0 &&
+          bytes == r->segment_bytes * r->segments && count > n) {
         rc = cuda_issue_2d(s, r, direction, blocks, other, n);
       } else {
         rc = cuda_issue_memcpy(s, pieces, count);
@@ -486,13 +487,25 @@ static int cuda_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
 KVT_HBM_EXPORT int kvt_hbm_copy_h2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
                                     const uint64_t *blocks, const uint64_t *host, uint32_t n,
                                     uint64_t bytes) {
-  return cuda_copy(s, r, KVT_H2D, blocks, host, n, bytes);
+  return cuda_copy(s, r, KVT_H2D, blocks, host, n, 0, bytes);
 }
 
 KVT_HBM_EXPORT int kvt_hbm_copy_d2h(kvt_hbm_stream *s, const kvt_hbm_region *r,
                                     const uint64_t *blocks, const uint64_t *host, uint32_t n,
                                     uint64_t bytes) {
-  return cuda_copy(s, r, KVT_D2H, blocks, host, n, bytes);
+  return cuda_copy(s, r, KVT_D2H, blocks, host, n, 0, bytes);
+}
+
+KVT_HBM_EXPORT int kvt_hbm_copy_h2d_range(kvt_hbm_stream *s, const kvt_hbm_region *r,
+                                          const uint64_t *blocks, const uint64_t *host,
+                                          uint32_t n, uint64_t offset, uint64_t bytes) {
+  return cuda_copy(s, r, KVT_H2D, blocks, host, n, offset, bytes);
+}
+
+KVT_HBM_EXPORT int kvt_hbm_copy_d2h_range(kvt_hbm_stream *s, const kvt_hbm_region *r,
+                                          const uint64_t *blocks, const uint64_t *host,
+                                          uint32_t n, uint64_t offset, uint64_t bytes) {
+  return cuda_copy(s, r, KVT_D2H, blocks, host, n, offset, bytes);
 }
 
 KVT_HBM_EXPORT int kvt_hbm_copy_d2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
@@ -500,7 +513,7 @@ KVT_HBM_EXPORT int kvt_hbm_copy_d2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
   if (r == NULL) {
     return kvt_fail(KVT_HBM_E_INVALID, "copy_d2d: null region");
   }
-  return cuda_copy(s, r, KVT_D2D, from, to, n, r->segment_bytes * r->segments);
+  return cuda_copy(s, r, KVT_D2D, from, to, n, 0, r->segment_bytes * r->segments);
 }
 
 KVT_HBM_EXPORT int kvt_hbm_copy_raw(kvt_hbm_stream *s, uint64_t dst, uint64_t src, uint64_t bytes,

@@ -513,7 +513,8 @@ KVT_HBM_EXPORT int kvt_hbm_stream_set_delay(kvt_hbm_stream *s, uint64_t nanos) {
 }
 
 static int emu_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
-                    const uint64_t *blocks, const uint64_t *other, uint32_t n, uint64_t bytes) {
+                    const uint64_t *blocks, const uint64_t *other, uint32_t n, uint64_t offset,
+                    uint64_t bytes) {
   if (s == NULL) {
     return kvt_fail(KVT_HBM_E_INVALID, "copy: null stream");
   }
@@ -523,7 +524,7 @@ static int emu_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
   }
   kvt_piece *pieces;
   size_t count;
-  int rc = kvt_plan(r, direction, blocks, other, n, bytes, &pieces, &count);
+  int rc = kvt_plan(r, direction, blocks, other, n, offset, bytes, &pieces, &count);
   if (rc != KVT_HBM_OK) {
     return rc;
   }
@@ -541,13 +542,25 @@ static int emu_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
 KVT_HBM_EXPORT int kvt_hbm_copy_h2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
                                     const uint64_t *blocks, const uint64_t *host, uint32_t n,
                                     uint64_t bytes) {
-  return emu_copy(s, r, KVT_H2D, blocks, host, n, bytes);
+  return emu_copy(s, r, KVT_H2D, blocks, host, n, 0, bytes);
 }
 
 KVT_HBM_EXPORT int kvt_hbm_copy_d2h(kvt_hbm_stream *s, const kvt_hbm_region *r,
                                     const uint64_t *blocks, const uint64_t *host, uint32_t n,
                                     uint64_t bytes) {
-  return emu_copy(s, r, KVT_D2H, blocks, host, n, bytes);
+  return emu_copy(s, r, KVT_D2H, blocks, host, n, 0, bytes);
+}
+
+KVT_HBM_EXPORT int kvt_hbm_copy_h2d_range(kvt_hbm_stream *s, const kvt_hbm_region *r,
+                                          const uint64_t *blocks, const uint64_t *host,
+                                          uint32_t n, uint64_t offset, uint64_t bytes) {
+  return emu_copy(s, r, KVT_H2D, blocks, host, n, offset, bytes);
+}
+
+KVT_HBM_EXPORT int kvt_hbm_copy_d2h_range(kvt_hbm_stream *s, const kvt_hbm_region *r,
+                                          const uint64_t *blocks, const uint64_t *host,
+                                          uint32_t n, uint64_t offset, uint64_t bytes) {
+  return emu_copy(s, r, KVT_D2H, blocks, host, n, offset, bytes);
 }
 
 KVT_HBM_EXPORT int kvt_hbm_copy_d2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
@@ -555,7 +568,7 @@ KVT_HBM_EXPORT int kvt_hbm_copy_d2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
   if (r == NULL) {
     return kvt_fail(KVT_HBM_E_INVALID, "copy_d2d: null region");
   }
-  return emu_copy(s, r, KVT_D2D, from, to, n, r->segment_bytes * r->segments);
+  return emu_copy(s, r, KVT_D2D, from, to, n, 0, r->segment_bytes * r->segments);
 }
 
 KVT_HBM_EXPORT int kvt_hbm_copy_raw(kvt_hbm_stream *s, uint64_t dst, uint64_t src, uint64_t bytes,

@@ -285,7 +285,8 @@ JNIEXPORT jint JNICALL Java_io_kvtier_hbm_HbmNative_submit(JNIEnv *env, jclass c
                                                            jlong stream, jlongArray waits,
                                                            jint waitCount, jlong region,
                                                            jint direction, jlongArray blocks,
-                                                           jlongArray other, jint n, jlong bytes,
+                                                           jlongArray other, jint n,
+                                                           jlong offset, jlong bytes,
                                                            jlongArray out) {
   (void)cls;
   glue_error[0] = 0;
@@ -336,8 +337,12 @@ JNIEXPORT jint JNICALL Java_io_kvtier_hbm_HbmNative_submit(JNIEnv *env, jclass c
     }
     const kvt_hbm_region *r = PTR(const kvt_hbm_region, region);
     switch (direction) {
-      case 1: rc = a->copy_h2d(s, r, b, o, (uint32_t)n, (uint64_t)bytes); break;
-      case 2: rc = a->copy_d2h(s, r, b, o, (uint32_t)n, (uint64_t)bytes); break;
+      case 1:
+        rc = a->copy_h2d_range(s, r, b, o, (uint32_t)n, (uint64_t)offset, (uint64_t)bytes);
+        break;
+      case 2:
+        rc = a->copy_d2h_range(s, r, b, o, (uint32_t)n, (uint64_t)offset, (uint64_t)bytes);
+        break;
       case 3: rc = a->copy_d2d(s, r, b, o, (uint32_t)n); break;
       default:
         snprintf(glue_error, sizeof glue_error, "submit: unknown direction %d", (int)direction);

@@ -163,6 +163,105 @@ public interface PageStore extends AutoCloseable {
   }
 
   /**
+   * Whether the store moves a batch of pages, or the same byte range of each, as one asynchronous
+   * transfer ({@link #writePagesAsync}, {@link #readPagesAsync}): a device tier whose memory the
+   * host cannot address. The cache then hands it whole batches instead of one page at a time, and
+   * onboards layer by layer through it with one range per layer.
+   *
+   * @return true for stores that override the two batch methods
+   */
+  default boolean transfersBatches() {
+    return false;
+  }
+
+  /**
+   * Copies bytes {@code [offset, offset + length)} of each host page into the same bytes of its
+   * slot. The default writes page by page on the calling thread (a partial range reads the page
+   * back first) and returns a completed future; stores with their own transfer queues override it.
+   *
+   * @param slots distinct destination slots
+   * @param pages one host page per slot, each at least {@code offset + length} bytes; must stay
+   *     valid until the future completes
+   * @param offset first byte of the range within a page
+   * @param length bytes of the range; {@code offset + length <= pageBytes()}
+   * @return completes when every range is in its slot
+   */
+  default CompletableFuture<Void> writePagesAsync(
+      long[] slots, MemorySegment[] pages, long offset, long length) {
+    try {
+      checkRanges(this, slots, pages, offset, length);
+      for (int i = 0; i < slots.length; i++) {
+        if (offset == 0) {
+          write(slots[i], pages[i].asSlice(0, length));
+          continue;
+        }
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+          MemorySegment page = arena.allocate(offset + length);
+          read(slots[i], page.asSlice(0, offset));
+          MemorySegment.copy(pages[i], offset, page, offset, length);
+          write(slots[i], page);
+        }
+      }
+      return CompletableFuture.completedFuture(null);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * Copies bytes {@code [offset, offset + length)} of each slot into the same bytes of its host
+   * page. The default reads page by page on the calling thread and returns a completed future.
+   *
+   * @param slots source slots
+   * @param pages one writable host page per slot, each at least {@code offset + length} bytes
+   * @param offset first byte of the range within a page
+   * @param length bytes of the range; {@code offset + length <= pageBytes()}
+   * @return completes when every range is in its host page
+   */
+  default CompletableFuture<Void> readPagesAsync(
+      long[] slots, MemorySegment[] pages, long offset, long length) {
+    try {
+      checkRanges(this, slots, pages, offset, length);
+      for (int i = 0; i < slots.length; i++) {
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+          MemorySegment page = arena.allocate(Math.max(1, offset + length));
+          read(slots[i], page.asSlice(0, offset + length));
+          MemorySegment.copy(page, offset, pages[i], offset, length);
+        }
+      }
+      return CompletableFuture.completedFuture(null);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  private static void checkRanges(
+      PageStore store, long[] slots, MemorySegment[] pages, long offset, long length) {
+    if (slots.length != pages.length) {
+      throw new IllegalArgumentException(
+          slots.length + " slots but " + pages.length + " host pages");
+    }
+    if (offset < 0 || length < 0 || offset > store.pageBytes() - length) {
+      throw new IllegalArgumentException(
+          "bytes ["
+              + offset
+              + ", "
+              + offset
+              + " + "
+              + length
+              + ") are not inside a page of "
+              + store.pageBytes()
+              + " bytes");
+    }
+    for (MemorySegment page : pages) {
+      if (page.byteSize() < offset + length) {
+        throw new IllegalArgumentException(
+            "a host page of " + page.byteSize() + " bytes does not hold the range");
+      }
+    }
+  }
+
+  /**
    * Writes a page together with its block record. Stores that persist pages (NVMe, a shared CXL
    * pool) store the record as a verified header; the default just writes the bytes.
    *

@@ -210,7 +210,7 @@ final class TransferEngine implements AutoCloseable {
           if (ends != null) {
             inFlight.acquire(copies.size());
             try {
-              copyLayered(src, dst, ends, t.layers);
+              copyLayered(src, dst, copies, ends, t.layers);
             } finally {
               inFlight.release(copies.size());
             }
@@ -283,8 +283,10 @@ final class TransferEngine implements AutoCloseable {
 
   /**
    * The source and destination segments of every copy when the batch can go layer by layer: more
-   * than one layer, pages of one size that the layers divide, no verifying store, and both stores
-   * address each page as memory. Null otherwise.
+   * than one layer, pages of one size that the layers divide, no verifying store, the source
+   * addresses each page as memory, and so does the destination or it {@linkplain
+   * PageStore#transfersBatches() transfers byte ranges of a batch} (a device tier: then {@code
+   * ends[1]} is null). Null otherwise.
    */
   static MemorySegment[][] layerable(Tier src, Tier dst, List<PageCopy> copies, Layers layers) {
     int pageBytes = src.store.pageBytes();
@@ -293,19 +295,28 @@ final class TransferEngine implements AutoCloseable {
         || layers.layerBytes * layers.count() > pageBytes) {
       return null;
     }
-    MemorySegment[][] ends = new MemorySegment[2][copies.size()];
+    boolean ranges = dst.store.transfersBatches();
+    MemorySegment[][] ends = {new MemorySegment[copies.size()], null};
+    if (!ranges) {
+      ends[1] = new MemorySegment[copies.size()];
+    }
     for (int i = 0; i < copies.size(); i++) {
       PageCopy c = copies.get(i);
       if (c.record() != null) {
         return null;
       }
       Optional<MemorySegment> s = src.store.segment(c.srcSlot());
-      Optional<MemorySegment> d = dst.store.segment(c.dstSlot());
-      if (s.isEmpty() || d.isEmpty()) {
+      if (s.isEmpty()) {
         return null;
       }
       ends[0][i] = s.get();
-      ends[1][i] = d.get();
+      if (!ranges) {
+        Optional<MemorySegment> d = dst.store.segment(c.dstSlot());
+        if (d.isEmpty()) {
+          return null;
+        }
+        ends[1][i] = d.get();
+      }
     }
     return ends;
   }
@@ -313,24 +324,32 @@ final class TransferEngine implements AutoCloseable {
   /**
    * Copies layer 0 of every page, then layer 1, and so on, completing each layer's future as its
    * bytes land; what follows the last layer in a page (a smaller namespace's padding) goes last.
+   * Into a store that transfers ranges ({@code ends[1]} null), every layer is submitted at once as
+   * one range transfer of the whole batch, in layer order on the store's queue, and each layer
+   * completes as its transfer does.
    */
-  static void copyLayered(Tier src, Tier dst, MemorySegment[][] ends, Layers layers) {
+  static void copyLayered(
+      Tier src, Tier dst, List<PageCopy> copies, MemorySegment[][] ends, Layers layers) {
     Tier.LinkCounters link = src.linkTo(dst.ordinal);
     long t0 = System.nanoTime();
     try {
       int n = ends[0].length;
       long pageBytes = src.store.pageBytes();
       long lb = layers.layerBytes;
-      for (int l = 0; l < layers.count(); l++) {
-        for (int i = 0; i < n; i++) {
-          MemorySegment.copy(ends[0][i], l * lb, ends[1][i], l * lb, lb);
-        }
-        layers.complete(l + 1);
-      }
       long rest = pageBytes - lb * layers.count();
-      if (rest > 0) {
-        for (int i = 0; i < n; i++) {
-          MemorySegment.copy(ends[0][i], pageBytes - rest, ends[1][i], pageBytes - rest, rest);
+      if (ends[1] == null) {
+        copyLayeredRanges(dst, copies, ends[0], layers, rest);
+      } else {
+        for (int l = 0; l < layers.count(); l++) {
+          for (int i = 0; i < n; i++) {
+            MemorySegment.copy(ends[0][i], l * lb, ends[1][i], l * lb, lb);
+          }
+          layers.complete(l + 1);
+        }
+        if (rest > 0) {
+          for (int i = 0; i < n; i++) {
+            MemorySegment.copy(ends[0][i], pageBytes - rest, ends[1][i], pageBytes - rest, rest);
+          }
         }
       }
       long bytes = n * pageBytes;
@@ -341,6 +360,62 @@ final class TransferEngine implements AutoCloseable {
     } finally {
       link.nanos.add(System.nanoTime() - t0);
     }
+  }
+
+  /**
+   * One range transfer per layer (and one for the rest), all submitted before the first is waited
+   * for, so the store's queue never idles between layers. A failure is thrown only once every
+   * transfer submitted has ended: the source pages stay protected while any of them reads.
+   */
+  private static void copyLayeredRanges(
+      Tier dst, List<PageCopy> copies, MemorySegment[] pages, Layers layers, long rest) {
+    long[] slots = dstSlots(copies);
+    long lb = layers.layerBytes;
+    int count = layers.count() + (rest > 0 ? 1 : 0);
+    List<CompletableFuture<Void>> transfers = new java.util.ArrayList<>(count);
+    RuntimeException failure = null;
+    for (int l = 0; l < count && failure == null; l++) {
+      long length = l < layers.count() ? lb : rest;
+      try {
+        transfers.add(dst.store.writePagesAsync(slots, pages, l * lb, length));
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+    }
+    for (int l = 0; l < transfers.size(); l++) {
+      try {
+        transfers.get(l).join();
+        if (failure == null && l < layers.count()) {
+          layers.complete(l + 1);
+        }
+      } catch (RuntimeException e) {
+        failure = failure == null ? e : failure;
+      }
+    }
+    if (failure != null) {
+      throw ioFailure(dst, failure);
+    }
+  }
+
+  private static long[] dstSlots(List<PageCopy> copies) {
+    long[] slots = new long[copies.size()];
+    for (int i = 0; i < slots.length; i++) {
+      slots[i] = copies.get(i).dstSlot();
+    }
+    return slots;
+  }
+
+  /** The failure of a store's transfer, as the engine reports a store's I/O failure. */
+  private static RuntimeException ioFailure(Tier t, RuntimeException e) {
+    Throwable cause =
+        e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+            ? e.getCause()
+            : e;
+    if (cause instanceof KvTierException k) {
+      return k;
+    }
+    return new TierIoException(
+        t, cause instanceof RuntimeException re ? re : new IllegalStateException(cause));
   }
 
   /**
@@ -365,6 +440,14 @@ final class TransferEngine implements AutoCloseable {
     PageStore from = src.store;
     PageStore to = dst.store;
     int pageBytes = Math.min(from.pageBytes(), to.pageBytes());
+    if (copyBatch(src, dst, copies)) {
+      long bytes = (long) copies.size() * pageBytes;
+      src.bytesOut.add(bytes);
+      dst.bytesIn.add(bytes);
+      link.pages.add(copies.size());
+      link.bytes.add(bytes);
+      return;
+    }
     int i = 0;
     while (i < copies.size()) {
       PageCopy c = copies.get(i);
@@ -421,6 +504,41 @@ final class TransferEngine implements AutoCloseable {
       link.bytes.add(pageBytes);
       i++;
     }
+  }
+
+  /**
+   * Moves the whole batch as one transfer when one end {@linkplain PageStore#transfersBatches()
+   * transfers batches} (a device tier), the other addresses every page as memory, pages are of one
+   * size and no store verifies blocks; returns false, having copied nothing, otherwise.
+   */
+  private static boolean copyBatch(Tier src, Tier dst, List<PageCopy> copies) {
+    boolean in = dst.store.transfersBatches() && !src.store.transfersBatches();
+    boolean out = src.store.transfersBatches() && !dst.store.transfersBatches();
+    if (!(in || out) || src.store.pageBytes() != dst.store.pageBytes()) {
+      return false;
+    }
+    PageStore host = in ? src.store : dst.store;
+    MemorySegment[] pages = new MemorySegment[copies.size()];
+    long[] slots = new long[copies.size()];
+    for (int i = 0; i < pages.length; i++) {
+      PageCopy c = copies.get(i);
+      Optional<MemorySegment> seg = host.segment(in ? c.srcSlot() : c.dstSlot());
+      if (c.record() != null || seg.isEmpty()) {
+        return false;
+      }
+      pages[i] = seg.get();
+      slots[i] = in ? c.dstSlot() : c.srcSlot();
+    }
+    Tier device = in ? dst : src;
+    try {
+      (in
+              ? device.store.writePagesAsync(slots, pages, 0, device.store.pageBytes())
+              : device.store.readPagesAsync(slots, pages, 0, device.store.pageBytes()))
+          .join();
+    } catch (RuntimeException e) {
+      throw ioFailure(device, e);
+    }
+    return true;
   }
 
   /** An I/O failure of one tier's store during a copy. */

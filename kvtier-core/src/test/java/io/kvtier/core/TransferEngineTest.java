@@ -62,9 +62,83 @@ class TransferEngineTest {
     volatile RuntimeException failReads;
     volatile RuntimeException failWrites;
 
+    /** Like a device tier: no addresses, and batches or ranges move as transfers the test lands. */
+    volatile boolean batches;
+
+    final List<Transfer> transfers = new CopyOnWriteArrayList<>();
+
     Instrumented(String name, boolean addressable) {
       this.pages = new DramPageStore(name, (long) PAGE * PAGES, PAGE);
       this.addressable = addressable;
+    }
+
+    /** A store that, like the HBM tier, has no host addresses and moves whole batches. */
+    static Instrumented device(String name) {
+      Instrumented s = new Instrumented(name, false);
+      s.batches = true;
+      return s;
+    }
+
+    /** One batch transfer, held until the test lands or fails it. */
+    record Transfer(
+        boolean in,
+        Instrumented store,
+        long[] slots,
+        MemorySegment[] host,
+        long offset,
+        long length,
+        CompletableFuture<Void> done) {
+      void land() {
+        for (int i = 0; i < slots.length; i++) {
+          MemorySegment page = store.pages.segment(slots[i]).orElseThrow();
+          if (in) {
+            MemorySegment.copy(host[i], offset, page, offset, length);
+          } else {
+            MemorySegment.copy(page, offset, host[i], offset, length);
+          }
+        }
+        done.complete(null);
+      }
+    }
+
+    Transfer awaitTransfer(int index) throws InterruptedException {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (transfers.size() <= index) {
+        assertThat(System.nanoTime()).as("transfer %d submitted", index).isLessThan(deadline);
+        Thread.sleep(1);
+      }
+      return transfers.get(index);
+    }
+
+    @Override
+    public boolean transfersBatches() {
+      return batches;
+    }
+
+    @Override
+    public CompletableFuture<Void> writePagesAsync(
+        long[] slots, MemorySegment[] host, long offset, long length) {
+      if (!batches) {
+        return PageStore.super.writePagesAsync(slots, host, offset, length);
+      }
+      Transfer t =
+          new Transfer(
+              true, this, slots.clone(), host.clone(), offset, length, new CompletableFuture<>());
+      transfers.add(t);
+      return t.done;
+    }
+
+    @Override
+    public CompletableFuture<Void> readPagesAsync(
+        long[] slots, MemorySegment[] host, long offset, long length) {
+      if (!batches) {
+        return PageStore.super.readPagesAsync(slots, host, offset, length);
+      }
+      Transfer t =
+          new Transfer(
+              false, this, slots.clone(), host.clone(), offset, length, new CompletableFuture<>());
+      transfers.add(t);
+      return t.done;
     }
 
     /** Holds the first copy that touches {@code slot} until the returned latch opens. */
@@ -528,5 +602,109 @@ class TransferEngineTest {
     assertThatThrownBy(() -> done.get(10, TimeUnit.SECONDS))
         .isInstanceOf(ExecutionException.class)
         .hasRootCauseMessage("device gone");
+  }
+
+  @Test
+  void layeredBatch_intoAStoreThatTransfersRanges_sendsOneRangePerLayer_eachLayerLandingWithIt()
+      throws Exception {
+    Instrumented from = new Instrumented("from", true);
+    Instrumented to = Instrumented.device("hbm");
+    Tier a = tier(1, from);
+    Tier b = tier(0, to);
+    TransferEngine e = engine(1L << 20);
+    int layers = 4;
+    int lb = PAGE / layers;
+    for (int i = 0; i < 3; i++) {
+      for (int k = 0; k < PAGE; k++) {
+        from.pages.segment(i).orElseThrow().set(ValueLayout.JAVA_BYTE, k, (byte) (5 * i + k + 1));
+      }
+    }
+    TransferEngine.Layers progress = new TransferEngine.Layers(layers, lb);
+    var done = e.submit(a, b, TransferEngine.Priority.ONBOARD, copies(0, 40, 41, 42), progress);
+    // Every layer is submitted before the first lands, so the device's queue never idles.
+    for (int l = 0; l < layers; l++) {
+      Instrumented.Transfer t = to.awaitTransfer(l);
+      assertThat(t.in()).isTrue();
+      assertThat(t.slots()).containsExactly(40, 41, 42);
+      assertThat(t.offset()).isEqualTo((long) l * lb);
+      assertThat(t.length()).isEqualTo(lb);
+    }
+    for (int l = 0; l < layers; l++) {
+      assertThat(progress.layer(l)).as("layer %d before its transfer", l).isNotDone();
+      to.transfers.get(l).land();
+      progress.layer(l).get(10, TimeUnit.SECONDS);
+      if (l + 1 < layers) {
+        assertThat(progress.layer(l + 1)).as("layer %d", l + 1).isNotDone();
+      }
+    }
+    done.get(10, TimeUnit.SECONDS);
+    assertThat(to.transfers).hasSize(layers);
+    for (int i = 0; i < 3; i++) {
+      assertThat(same(from, i, to, 40 + i, 0, PAGE)).isTrue();
+    }
+    assertThat(a.linkTo(0).pages.sum()).isEqualTo(3);
+  }
+
+  @Test
+  void layeredRanges_thatFail_failTheLayersLeft_onlyOnceEveryTransferHasEnded() throws Exception {
+    Instrumented from = new Instrumented("from", true);
+    Instrumented to = Instrumented.device("hbm");
+    Tier a = tier(1, from);
+    Tier b = tier(0, to);
+    TransferEngine e = engine(1L << 20);
+    TransferEngine.Layers progress = new TransferEngine.Layers(4, PAGE / 4);
+    var done = e.submit(a, b, TransferEngine.Priority.ONBOARD, copies(0, 7, 8), progress);
+    to.awaitTransfer(3);
+    to.transfers.get(0).land();
+    progress.layer(0).get(10, TimeUnit.SECONDS);
+    to.transfers.get(1).done().completeExceptionally(new IllegalStateException("xid 79"));
+    to.transfers.get(2).land();
+    // Transfer 3 still reads the source pages: the batch must not end (and free them) before it.
+    assertThat(done).isNotDone();
+    to.transfers.get(3).land();
+    assertThatThrownBy(() -> done.get(10, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .hasCauseInstanceOf(TransferEngine.TierIoException.class)
+        .hasMessageContaining("tier 'hbm'")
+        .hasRootCauseMessage("xid 79");
+    for (int l = 1; l < 4; l++) {
+      int layer = l;
+      assertThatThrownBy(() -> progress.layer(layer).get(10, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class)
+          .hasRootCauseMessage("xid 79");
+    }
+    assertThat(progress.layer(0)).isCompleted();
+  }
+
+  @Test
+  void wholePages_toAndFromAStoreThatTransfersBatches_goAsOneTransferEachWay() throws Exception {
+    Instrumented host = new Instrumented("dram", true);
+    Instrumented device = Instrumented.device("hbm");
+    Tier dram = tier(1, host);
+    Tier hbm = tier(0, device);
+    TransferEngine e = engine(1L << 20);
+    for (int i = 0; i < 4; i++) {
+      fill(host, i, 60 + i);
+    }
+    var in = e.submit(dram, hbm, TransferEngine.Priority.ONBOARD, copies(0, 10, 11, 12, 13));
+    Instrumented.Transfer t = device.awaitTransfer(0);
+    assertThat(t.in()).isTrue();
+    assertThat(t.slots()).containsExactly(10, 11, 12, 13);
+    assertThat(t.offset()).isZero();
+    assertThat(t.length()).isEqualTo(PAGE);
+    assertThat(in).isNotDone();
+    t.land();
+    in.get(10, TimeUnit.SECONDS);
+    var out = e.submit(hbm, dram, TransferEngine.Priority.OFFLOAD, copies(10, 20, 21, 22, 23));
+    Instrumented.Transfer back = device.awaitTransfer(1);
+    assertThat(back.in()).isFalse();
+    assertThat(back.slots()).containsExactly(10, 11, 12, 13);
+    back.land();
+    out.get(10, TimeUnit.SECONDS);
+    assertThat(device.transfers).hasSize(2);
+    for (int i = 0; i < 4; i++) {
+      assertThat(byteAt(host, 20 + i)).isEqualTo((byte) (60 + i));
+    }
+    assertThat(device.touched).as("no page went through read or write alone").hasValue(0);
   }
 }

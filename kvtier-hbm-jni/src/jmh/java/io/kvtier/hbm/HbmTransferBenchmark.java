@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -36,7 +37,9 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  *
  * <p>Each operation moves {@code batchMiB} of data: {@code pages} = one batched store call over
  * {@code batchMiB / pageMiB} pages (contiguous, or layer-split into {@code segments} per page and
- * gathered/scattered); {@code contiguous} = one raw copy of {@code batchMiB}. The {@code bytes}
+ * gathered/scattered); {@code layers} = the same batch as one range transfer per layer ({@code
+ * segments / 2} layers, all submitted before the first is waited for: how layer-wise onboarding
+ * moves a batch); {@code contiguous} = one raw copy of {@code batchMiB}. The {@code bytes}
  * counter is the bandwidth in bytes per second. On the emulated build both are {@code memcpy} on a
  * worker thread: that run exercises the path, its numbers say nothing about a GPU.
  *
@@ -85,6 +88,7 @@ public class HbmTransferBenchmark {
   private HbmPageStore store;
   private PinnedBuffer host;
   private long[] slots;
+  private MemorySegment[] hostPages;
   private boolean toDevice;
   private long total;
   private long deviceBase;
@@ -126,6 +130,10 @@ public class HbmTransferBenchmark {
     for (int i = 0; i < pages; i++) {
       slots[i] = store.allocate(i == 0 ? -1 : slots[i - 1] + 1);
     }
+    hostPages = new MemorySegment[pages];
+    for (int i = 0; i < pages; i++) {
+      hostPages[i] = host.segment().asSlice((long) i * pageBytes, pageBytes);
+    }
     toDevice = direction.equals("H2D");
     deviceBase = store.deviceAddress(0, 0);
   }
@@ -150,6 +158,29 @@ public class HbmTransferBenchmark {
       store.readAsync(slots, packed).join();
     }
     counter.bytes += total;
+  }
+
+  /**
+   * Layer-wise pre-loading: the same pages as one range transfer per layer, every layer submitted
+   * before the first is waited for, as the transfer engine onboards layer by layer.
+   *
+   * @param counter bytes moved
+   */
+  @Benchmark
+  public void layers(Bytes counter) {
+    int layers = Math.max(1, segments / 2);
+    long layerBytes = store.pageBytes() / layers;
+    List<CompletableFuture<Void>> done = new ArrayList<>(layers);
+    for (int l = 0; l < layers; l++) {
+      done.add(
+          toDevice
+              ? store.writePagesAsync(slots, hostPages, l * layerBytes, layerBytes)
+              : store.readPagesAsync(slots, hostPages, l * layerBytes, layerBytes));
+    }
+    for (CompletableFuture<Void> f : done) {
+      f.join();
+    }
+    counter.bytes += layerBytes * layers * slots.length;
   }
 
   /**
@@ -195,23 +226,27 @@ public class HbmTransferBenchmark {
               params.getParam("direction"),
               params.getParam("copyMode"));
       double bytesPerSecond = r.getSecondaryResults().get("bytes").getScore();
-      double[] row = rows.computeIfAbsent(key, k -> new double[2]);
-      row[method.equals("pages") ? 0 : 1] = bytesPerSecond;
+      double[] row = rows.computeIfAbsent(key, k -> new double[3]);
+      row[method.equals("pages") ? 0 : method.equals("contiguous") ? 1 : 2] = bytesPerSecond;
     }
     List<String> lines = new ArrayList<>();
     lines.add(
         String.format(
             Locale.ROOT,
-            "%-37s %10s %12s %7s %7s",
+            "%-37s %10s %11s %12s %7s %7s %7s",
             "shape / page / dir / mode",
             "pages GB/s",
+            "layers GB/s",
             "contig GB/s",
             "ratio",
+            "layers",
             "target"));
     for (var e : rows.entrySet()) {
       double pages = e.getValue()[0] / 1e9;
       double contiguous = e.getValue()[1] / 1e9;
+      double layered = e.getValue()[2] / 1e9;
       double ratio = contiguous > 0 ? pages / contiguous : Double.NaN;
+      double layeredRatio = contiguous > 0 ? layered / contiguous : Double.NaN;
       String key = e.getKey();
       double pageMiB = Double.parseDouble(key.substring(13, 19).trim());
       String target =
@@ -221,11 +256,13 @@ public class HbmTransferBenchmark {
       lines.add(
           String.format(
               Locale.ROOT,
-              "%-37s %10.2f %12.2f %7.3f %7s%s",
+              "%-37s %10.2f %11.2f %12.2f %7.3f %7.3f %7s%s",
               key,
               pages,
+              layered,
               contiguous,
               ratio,
+              layeredRatio,
               target,
               verdict));
     }

@@ -366,7 +366,8 @@ final class HbmNative {
   }
 
   /**
-   * Waits (on the device) for {@code waits[0..waitCount)}, issues one copy and records an event.
+   * Waits (on the device) for {@code waits[0..waitCount)}, issues one copy of bytes {@code [offset,
+   * offset + bytes)} of each page (host-device directions; the others take 0) and records an event.
    *
    * @param out receives the event in out[0]
    */
@@ -379,9 +380,12 @@ final class HbmNative {
       long[] blocks,
       long[] other,
       int n,
+      long offset,
       long bytes,
       long[] out) {
-    int rc = submit(api, stream, waits, waitCount, region, direction, blocks, other, n, bytes, out);
+    int rc =
+        submit(
+            api, stream, waits, waitCount, region, direction, blocks, other, n, offset, bytes, out);
     if (rc != OK) {
       throw fail(rc, "copy");
     }
@@ -470,6 +474,7 @@ final class HbmNative {
       long[] blocks,
       long[] other,
       int n,
+      long offset,
       long bytes,
       long[] out);
 

@@ -521,6 +521,60 @@ public final class HbmPageStore implements PageStore {
   }
 
   /**
+   * True: a batch of pages, or the same byte range of each, goes to or from the device as one
+   * transfer, so the cache hands this store whole batches and copies layer by layer through it.
+   *
+   * @return true
+   */
+  @Override
+  public boolean transfersBatches() {
+    return true;
+  }
+
+  /**
+   * Copies bytes {@code [offset, offset + length)} of each host page into the same bytes of its
+   * slot, as one transfer on the host-to-device stream. Called once per layer, the copies land in
+   * order, each future completing as its layer is on the device.
+   *
+   * @param slotIds distinct destination slots
+   * @param pages one host page per slot, each at least {@code offset + length} bytes; must stay
+   *     valid until the future completes
+   * @param offset first byte of the range within a page
+   * @param length bytes of the range
+   * @return completes, on the tier's completion executor, when every range is on the device
+   */
+  @Override
+  public CompletableFuture<Void> writePagesAsync(
+      long[] slotIds, MemorySegment[] pages, long offset, long length) {
+    long[] s = checkSlots(slotIds, true);
+    Batch b = rangeBatch(pages, s.length, offset, length, false);
+    return publish(
+        submit(in, HbmNative.H2D, s, b.addresses, s.length, offset, length, b.staging),
+        completions);
+  }
+
+  /**
+   * Copies bytes {@code [offset, offset + length)} of each slot into the same bytes of its host
+   * page, as one transfer on the device-to-host stream, ordered after any write of the slots in
+   * flight.
+   *
+   * @param slotIds source slots
+   * @param pages one writable host page per slot, each at least {@code offset + length} bytes
+   * @param offset first byte of the range within a page
+   * @param length bytes of the range
+   * @return completes, on the tier's completion executor, when every range is in host memory
+   */
+  @Override
+  public CompletableFuture<Void> readPagesAsync(
+      long[] slotIds, MemorySegment[] pages, long offset, long length) {
+    long[] s = checkSlots(slotIds, false);
+    Batch b = rangeBatch(pages, s.length, offset, length, true);
+    return publish(
+        submit(out, HbmNative.D2H, s, b.addresses, s.length, offset, length, b.staging),
+        completions);
+  }
+
+  /**
    * Copies slots to other slots on the device (copy-on-write of a branch's pages) as one transfer.
    *
    * @param from source slots
@@ -734,9 +788,21 @@ public final class HbmPageStore implements PageStore {
     return submit(in, HbmNative.D2D, f, t, f.length, pageBytes, null);
   }
 
+  private HbmStream.Copy submit(
+      HbmStream stream,
+      int direction,
+      long[] blocks,
+      long[] other,
+      int n,
+      long bytes,
+      AutoCloseable release) {
+    return submit(stream, direction, blocks, other, n, 0, bytes, release);
+  }
+
   /**
-   * Submits one copy: waits on the other stream's unfinished copies of every touched slot, issues
-   * the copy, records it as the latest on its stream for those slots, and queues it for completion.
+   * Submits one copy of bytes {@code [offset, offset + bytes)} of each page: waits on the other
+   * stream's unfinished copies of every touched slot, issues the copy, records it as the latest on
+   * its stream for those slots, and queues it for completion.
    */
   private HbmStream.Copy submit(
       HbmStream stream,
@@ -744,6 +810,7 @@ public final class HbmPageStore implements PageStore {
       long[] blocks,
       long[] other,
       int n,
+      long offset,
       long bytes,
       AutoCloseable release) {
     boolean raw = direction == HbmNative.RAW_H2D || direction == HbmNative.RAW_D2H;
@@ -775,6 +842,7 @@ public final class HbmPageStore implements PageStore {
             blocks,
             other,
             n,
+            offset,
             bytes,
             eventOut);
       } catch (HbmException e) {
@@ -929,6 +997,82 @@ public final class HbmPageStore implements PageStore {
           }
         };
     return new Batch(addresses, bytes, release);
+  }
+
+  /**
+   * The page addresses of a range batch: each page's own start when all are native (the shim copies
+   * the range at the same offset), else a staging buffer holding only the ranges, addressed so that
+   * {@code address + offset} is the range's first byte.
+   */
+  private Batch rangeBatch(
+      MemorySegment[] pages, int n, long offset, long length, boolean intoHost) {
+    Objects.requireNonNull(pages, "pages");
+    if (pages.length != n) {
+      throw new IllegalArgumentException(
+          "tier '" + name + "': " + n + " slots but " + pages.length + " host pages");
+    }
+    if (offset < 0 || length < 0 || offset > pageBytes - length) {
+      throw new IllegalArgumentException(
+          "tier '"
+              + name
+              + "': bytes ["
+              + offset
+              + ", "
+              + offset
+              + " + "
+              + length
+              + ") are not inside a page of "
+              + pageBytes
+              + " bytes");
+    }
+    boolean heap = false;
+    for (MemorySegment page : pages) {
+      if (page.byteSize() < offset + length) {
+        throw new IllegalArgumentException(
+            "tier '"
+                + name
+                + "': a host page of "
+                + page.byteSize()
+                + " bytes does not hold bytes ["
+                + offset
+                + ", "
+                + (offset + length)
+                + ")");
+      }
+      if (intoHost) {
+        checkWritable(page);
+      }
+      heap |= !page.isNative();
+    }
+    long[] addresses = new long[n];
+    if (!heap) {
+      for (int i = 0; i < n; i++) {
+        addresses[i] = pages[i].address();
+      }
+      return new Batch(addresses, length, null);
+    }
+    Arena arena = Arena.ofShared();
+    MemorySegment tmp = arena.allocate(Math.max(1, length * n), 64);
+    for (int i = 0; i < n; i++) {
+      addresses[i] = tmp.address() + i * length - offset;
+      if (!intoHost) {
+        MemorySegment.copy(pages[i], offset, tmp, i * length, length);
+      }
+    }
+    MemorySegment[] targets = pages.clone();
+    AutoCloseable release =
+        () -> {
+          try {
+            if (intoHost) {
+              for (int i = 0; i < n; i++) {
+                MemorySegment.copy(tmp, i * length, targets[i], offset, length);
+              }
+            }
+          } finally {
+            arena.close();
+          }
+        };
+    return new Batch(addresses, length, release);
   }
 
   private long[] packedAddresses(MemorySegment packed, int n) {

@@ -246,4 +246,114 @@ class HbmPageStoreTest {
         .isInstanceOf(HbmException.class)
         .hasMessageContaining("device_alloc");
   }
+
+  /** Pages of {@code fill} with bytes {@code [offset, offset + length)} taken from {@code over}. */
+  private static MemorySegment patched(
+      Arena arena, MemorySegment base, MemorySegment over, long offset, long length) {
+    MemorySegment p = arena.allocate(PAGE, 64);
+    MemorySegment.copy(base, 0, p, 0, PAGE);
+    MemorySegment.copy(over, offset, p, offset, length);
+    return p;
+  }
+
+  @Test
+  void rangeWrites_changeOnlyTheirBytes_whereverTheSegmentsSplit() throws Exception {
+    long layer = PAGE / LAYERS;
+    long[][] ranges = {
+      {0, layer}, // layer 0: the K and V segments of one layer
+      {layer * 2, layer}, // a later layer
+      {SEGMENT / 2, SEGMENT * 2}, // across three segments, starting and ending inside them
+      {PAGE - 1, 1}, // the last byte
+      {0, PAGE} // the whole page
+    };
+    for (HbmPageStore store :
+        new HbmPageStore[] {layerSplit(), HbmTier.of(variant, 0, (long) PAGES * PAGE).open(PAGE)}) {
+      try (store) {
+        assertThat(store.transfersBatches()).isTrue();
+        long[] slots = {store.allocate(-1), store.allocate(-1), store.allocate(-1)};
+        for (long[] r : ranges) {
+          MemorySegment[] before = new MemorySegment[3];
+          MemorySegment[] over = new MemorySegment[3];
+          for (int i = 0; i < 3; i++) {
+            before[i] = random(arena, PAGE, 100 + i);
+            over[i] = random(arena, PAGE, 200 + i);
+          }
+          store.writeAsync(slots, before).get(10, TimeUnit.SECONDS);
+          store.writePagesAsync(slots, over, r[0], r[1]).get(10, TimeUnit.SECONDS);
+          for (int i = 0; i < 3; i++) {
+            MemorySegment back = filled(arena, PAGE, 0);
+            store.read(slots[i], back);
+            assertThat(back.mismatch(patched(arena, before[i], over[i], r[0], r[1])))
+                .as("segments %d, range %d+%d, page %d", store.segments(), r[0], r[1], i)
+                .isEqualTo(-1L);
+          }
+          // and back out: only the range reaches the host page
+          MemorySegment[] out = {filled(arena, PAGE, 0x5a), filled(arena, PAGE, 0x5a)};
+          store
+              .readPagesAsync(new long[] {slots[0], slots[2]}, out, r[0], r[1])
+              .get(10, TimeUnit.SECONDS);
+          MemorySegment blank = filled(arena, PAGE, 0x5a);
+          assertThat(out[0].mismatch(patched(arena, blank, over[0], r[0], r[1]))).isEqualTo(-1L);
+          assertThat(out[1].mismatch(patched(arena, blank, over[2], r[0], r[1]))).isEqualTo(-1L);
+        }
+      }
+    }
+  }
+
+  @Test
+  void rangeTransfers_ofHeapPages_areStagedOnlyForTheirRange() throws Exception {
+    try (HbmPageStore store = layerSplit()) {
+      long slot = store.allocate(-1);
+      MemorySegment before = random(arena, PAGE, 7);
+      store.write(slot, before);
+      byte[] heap = new byte[PAGE];
+      java.util.Arrays.fill(heap, (byte) 9);
+      long offset = PAGE / LAYERS;
+      store
+          .writePagesAsync(
+              new long[] {slot}, new MemorySegment[] {MemorySegment.ofArray(heap)}, offset, 100)
+          .get(10, TimeUnit.SECONDS);
+      MemorySegment back = filled(arena, PAGE, 0);
+      store.read(slot, back);
+      MemorySegment nines = filled(arena, PAGE, 9);
+      assertThat(back.mismatch(patched(arena, before, nines, offset, 100))).isEqualTo(-1L);
+      byte[] into = new byte[PAGE];
+      store
+          .readPagesAsync(
+              new long[] {slot}, new MemorySegment[] {MemorySegment.ofArray(into)}, 0, offset + 1)
+          .get(10, TimeUnit.SECONDS);
+      MemorySegment expected = patched(arena, filled(arena, PAGE, 0), back, 0, offset + 1);
+      assertThat(MemorySegment.ofArray(into).mismatch(expected)).isEqualTo(-1L);
+    }
+  }
+
+  @Test
+  void badRanges_areRejected_andChangeNothing() throws Exception {
+    try (HbmPageStore store = layerSplit()) {
+      long slot = store.allocate(-1);
+      MemorySegment page = random(arena, PAGE, 3);
+      store.write(slot, page);
+      long[] one = {slot};
+      MemorySegment[] host = {filled(arena, PAGE, 1)};
+      assertThatThrownBy(() -> store.writePagesAsync(one, host, PAGE - 8, 16))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("not inside a page");
+      assertThatThrownBy(() -> store.writePagesAsync(one, host, -1, 16))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(
+              () ->
+                  store.writePagesAsync(
+                      one, new MemorySegment[] {filled(arena, 64, 1)}, PAGE / 2, 128))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("does not hold bytes");
+      assertThatThrownBy(() -> store.writePagesAsync(new long[] {slot, slot + 1}, host, 0, 16))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("2 slots but 1 host pages");
+      assertThatThrownBy(() -> store.readPagesAsync(new long[] {PAGES}, host, 0, 16))
+          .isInstanceOf(IllegalArgumentException.class);
+      MemorySegment back = filled(arena, PAGE, 0);
+      store.read(slot, back);
+      assertThat(back.mismatch(page)).isEqualTo(-1L);
+    }
+  }
 }
