@@ -840,8 +840,10 @@ public final class TieredReplay {
   /**
    * One lower tier's link into the top tier in the engine model, run as the library's transfer
    * engine runs it: copies one at a time; onboarding for a scheduled request goes before prefetch
-   * batches not yet started, behind the batch under way and earlier onboarding; prefetch batches go
-   * first in, first out after everything booked.
+   * batches not yet started, behind the batch under way and earlier onboarding, and the request's
+   * own prefetch batches not yet started go with it, first (a lease that waits on a queued prefetch
+   * raises it to onboarding priority); prefetch batches go first in, first out after everything
+   * booked.
    */
   static final class LinkModel {
     private double free;
@@ -851,7 +853,7 @@ public final class TieredReplay {
     /**
      * Books a prefetch batch.
      *
-     * @return {begin, end, key}; a later onboarding may move it back
+     * @return {begin, end, key}; a later onboarding may move it
      */
     double[] prefetch(double at, double seconds, int key) {
       double begin = Math.max(at, free);
@@ -861,37 +863,79 @@ public final class TieredReplay {
       return batch;
     }
 
-    /**
-     * Books a scheduled request's copies; the prefetch batches it overtakes move back by its
-     * length, and {@code moved} hears of each.
-     *
-     * @return {begin, end}
-     */
+    /** As {@link #demand(double, double, int, java.util.function.Consumer)} for no slot. */
     double[] demand(double at, double seconds, java.util.function.Consumer<double[]> moved) {
+      return demand(at, seconds, -1, moved);
+    }
+
+    /**
+     * Books a scheduled request's copies; the prefetch batches of its readiness slot {@code key}
+     * not yet started move ahead of it, the other batches it overtakes move back, and {@code moved}
+     * hears of each batch that moved.
+     *
+     * @return {begin, end} of its own copies
+     */
+    double[] demand(
+        double at, double seconds, int key, java.util.function.Consumer<double[]> moved) {
       while (!waiting.isEmpty() && waiting.peekFirst()[1] <= at) {
         waiting.pollFirst();
       }
-      double begin = Math.max(at, demandFree);
-      if (!waiting.isEmpty() && waiting.peekFirst()[0] < at) {
-        begin = Math.max(begin, waiting.peekFirst()[1]); // under way: it finishes first
+      double cursor = Math.max(at, demandFree);
+      List<double[]> order = new ArrayList<>(waiting.size());
+      for (double[] batch : waiting) {
+        if (batch[0] < at) { // under way: it finishes first
+          cursor = Math.max(cursor, batch[1]);
+          order.add(batch);
+        }
       }
+      for (double[] batch : waiting) {
+        if (batch[0] >= at && (int) batch[2] == key) {
+          cursor = relay(batch, cursor, true, moved); // booked before now: it may start sooner
+          order.add(batch);
+        }
+      }
+      double begin = cursor;
       double end = begin + seconds;
       demandFree = end;
-      double cursor = end;
+      cursor = end;
       for (double[] batch : waiting) {
-        if (batch[0] < at) {
-          continue;
+        if (batch[0] >= at && (int) batch[2] != key) {
+          cursor = relay(batch, cursor, false, moved);
+          order.add(batch);
         }
-        if (batch[0] < cursor) {
-          double length = batch[1] - batch[0];
-          batch[0] = cursor;
-          batch[1] = cursor + length;
-          moved.accept(batch);
-        }
-        cursor = batch[1];
       }
-      free = Math.max(free, cursor);
+      waiting.clear();
+      waiting.addAll(order);
+      free = cursor;
       return new double[] {begin, end};
+    }
+
+    /** Whether slot {@code key} has a batch not yet started at {@code at}. */
+    boolean waits(double at, int key) {
+      for (double[] batch : waiting) {
+        if (batch[0] >= at && (int) batch[2] == key) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    /**
+     * Starts {@code batch} at {@code cursor} if that is later (or, with {@code sooner}, earlier)
+     * than it was; returns its end.
+     */
+    private static double relay(
+        double[] batch,
+        double cursor,
+        boolean sooner,
+        java.util.function.Consumer<double[]> moved) {
+      if (batch[0] < cursor || (sooner && batch[0] > cursor)) {
+        double length = batch[1] - batch[0];
+        batch[0] = cursor;
+        batch[1] = cursor + length;
+        moved.accept(batch);
+      }
+      return batch[1];
     }
   }
 
@@ -920,7 +964,6 @@ public final class TieredReplay {
 
     // The engine model (queue mode): times in seconds of the trace's clock.
     final double[] linkRate;
-    final double[] prefetchReady;
     // Per readiness slot and lower tier, the latest prefetch batch: {begin, end, slot}.
     final double[][][] prefetchBatch;
     final LinkModel[] links;
@@ -962,8 +1005,8 @@ public final class TieredReplay {
           linkRate[t] = engine.linkBytesPerSecond(names.get(t));
         }
       }
-      prefetchReady = new double[driver.sessionCount() + 1]; // one per session, then a shared one
-      prefetchBatch = new double[prefetchReady.length][nt][];
+      // One readiness slot per session, then a shared one.
+      prefetchBatch = new double[driver.sessionCount() + 1][nt][];
       links = new LinkModel[nt];
       Arrays.setAll(links, t -> new LinkModel());
       List<String> sessionNames = trace.sessions();
@@ -1115,7 +1158,7 @@ public final class TieredReplay {
     /** Where a request's prefetch readiness is kept: per session, else one shared slot. */
     int readyKey(int i) {
       int si = trace.session(i);
-      return si < 0 ? prefetchReady.length - 1 : si;
+      return si < 0 ? prefetchBatch.length - 1 : si;
     }
 
     double blockSeconds(int i, int tier) {
@@ -1127,20 +1170,34 @@ public final class TieredReplay {
      * the latest batch of readiness slot {@code key}.
      */
     void bookPrefetch(int i, int tier, long pages, double at, int key) {
-      double[] batch = links[tier].prefetch(at, pages * blockSeconds(i, tier), key);
-      prefetchBatch[key][tier] = batch;
-      prefetchReady[key] = Math.max(prefetchReady[key], batch[1]);
+      prefetchBatch[key][tier] = links[tier].prefetch(at, pages * blockSeconds(i, tier), key);
     }
 
-    /** Books a scheduled request's own copies; returns their {begin, end}. */
-    double[] bookDemand(int i, int tier, long pages, double at) {
-      return links[tier].demand(
-          at,
-          pages * blockSeconds(i, tier),
-          batch -> {
-            int key = (int) batch[2];
-            prefetchReady[key] = Math.max(prefetchReady[key], batch[1]);
-          });
+    /**
+     * When slot {@code key}'s prefetches have all landed: its latest batch on each link ends last
+     * there (a link runs a slot's batches in order, and they move together).
+     */
+    double prefetchReady(int key) {
+      double ready = 0;
+      for (double[] batch : prefetchBatch[key]) {
+        if (batch != null) {
+          ready = Math.max(ready, batch[1]);
+        }
+      }
+      return ready;
+    }
+
+    /**
+     * Books a scheduled request's own copies of {@code pages} blocks on the link from {@code tier}
+     * (none: only its slot's prefetches there move ahead); returns their {begin, end}, or null for
+     * none.
+     */
+    double[] bookDemand(int i, int tier, long pages, double at, int key) {
+      if (pages == 0 && !links[tier].waits(at, key)) {
+        return null;
+      }
+      double[] own = links[tier].demand(at, pages * blockSeconds(i, tier), key, batch -> {});
+      return pages == 0 ? null : own;
     }
 
     /**
@@ -1242,15 +1299,16 @@ public final class TieredReplay {
           Arrays.fill(per, 1, per.length, 0);
         }
         if (engine != null) {
-          // Its own prefetch (or its session's) must have landed; what is still below is copied
-          // from now on.
-          ready = Math.max(start, prefetchReady[readyKey(i)]);
+          // Its own prefetch (or its session's) must have landed, raised ahead of other
+          // prefetches where it has not started; what is still below is copied from now on.
+          int key = readyKey(i);
           for (int t = 1; t < nt; t++) {
-            if (per[t] > 0) {
-              own[t] = bookDemand(i, t, per[t], start);
+            own[t] = bookDemand(i, t, per[t], start, key);
+            if (own[t] != null) {
               ready = Math.max(ready, own[t][1]);
             }
           }
+          ready = Math.max(ready, prefetchReady(key));
         }
         int bt = trace.blockTokens(i);
         reqHit = Math.min((long) matched * bt, trace.inputLength(i));

@@ -399,6 +399,30 @@ class TieredReplayTest {
   }
 
   @Test
+  void engineModel_link_raisesAScheduledRequestsOwnPrefetchAheadOfOthersNotYetStarted() {
+    TieredReplay.LinkModel link = new TieredReplay.LinkModel();
+    double[] underWay = link.prefetch(0, 4, 1);
+    double[] other = link.prefetch(0, 2, 2);
+    double[] mine = link.prefetch(0, 3, 3);
+    double[] later = link.prefetch(10, 1, 4); // booked when the link is idle: a gap before it
+    assertThat(mine).containsExactly(6, 9, 3);
+    assertThat(later).containsExactly(10, 11, 4);
+    assertThat(link.waits(1, 3)).isTrue();
+    assertThat(link.waits(1, 1)).as("under way").isFalse();
+    List<Integer> moved = new ArrayList<>();
+    double[] own = link.demand(1, 1, 3, b -> moved.add((int) b[2]));
+    assertThat(underWay).containsExactly(0, 4, 1);
+    assertThat(mine).as("raised: right behind the batch under way").containsExactly(4, 7, 3);
+    assertThat(own).as("then the request's own copies").containsExactly(7, 8);
+    assertThat(other).as("overtaken by both").containsExactly(8, 10, 2);
+    assertThat(later).as("never earlier than it was booked").containsExactly(10, 11, 4);
+    assertThat(moved).containsExactly(3, 2);
+    assertThat(link.waits(1, 3)).as("queued still, first in line").isTrue();
+    assertThat(link.waits(5, 3)).as("under way").isFalse();
+    assertThat(link.prefetch(2, 1, 5)).containsExactly(11, 12, 5);
+  }
+
+  @Test
   void withoutTheEngineModel_nothingIsTimed() {
     TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
     TieredReplay.Result r =

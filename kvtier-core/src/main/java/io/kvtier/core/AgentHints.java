@@ -676,7 +676,13 @@ final class AgentHints implements PrefetchContext {
       // Failures (no room, a quota, a tier fault) only mean less was prefetched.
       CompletableFuture<Void> copies =
           cache.onboard(
-              blocks, positions, count, (pos, h) -> landed(blocks[pos], h), payer, cache.layout);
+              blocks,
+              positions,
+              count,
+              (pos, h) -> landed(blocks[pos], h),
+              payer,
+              cache.layout,
+              TransferEngine.Priority.PREFETCH);
       int inFlight = count - truncated;
       started = copies.isCompletedExceptionally() ? 0 : inFlight;
       prefetchInFlight += inFlight;

@@ -109,7 +109,11 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
   private final Map<Integer, Landing> onboarding = new HashMap<>();
 
   /** A block's copy into tier 0 under way: when it lands, its layers' progress, its page there. */
-  record Landing(CompletableFuture<Void> landed, TransferEngine.Layers layers, long handle) {}
+  record Landing(
+      CompletableFuture<Void> landed,
+      TransferEngine.Layers layers,
+      long handle,
+      CompletableFuture<Void> transfer) {}
 
   /** The copy of {@code block} into tier 0 under way, or null (lock held). */
   Landing landing(int block) {
@@ -1192,7 +1196,9 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
    * Calls {@code done(position, handle)} under the lock for each block that arrived (with a
    * reference for the lease), and completes the returned future when all did. Each batch's progress
    * is followed per layer of {@code nsLayout}; {@link #landing(int)} tells it while it is under
-   * way.
+   * way. The copies queue at {@code priority}: {@link TransferEngine.Priority#PREFETCH} for a
+   * prefetch, so that requests' onboarding goes first; an onboarding that finds blocks a prefetch
+   * has queued but not started raises that prefetch to its own priority.
    */
   CompletableFuture<Void> onboard(
       int[] blocks,
@@ -1200,7 +1206,8 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       int count,
       OnboardSink sink,
       AgentHints.Payer payer,
-      KvLayout nsLayout) {
+      KvLayout nsLayout,
+      TransferEngine.Priority priority) {
     List<CompletableFuture<Void>> waits = new ArrayList<>();
     int layerCount = nsLayout.layers();
     long layerBytes = nsLayout.pageBytes() / layerCount;
@@ -1220,6 +1227,9 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
       Landing inFlight = onboarding.get(b);
       if (inFlight != null) {
+        if (priority == TransferEngine.Priority.ONBOARD) {
+          transfers.promote(inFlight.transfer());
+        }
         waits.add(
             inFlight
                 .landed()
@@ -1279,13 +1289,13 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         fps[i] = index.fingerprint(bl.get(i)[0]);
       }
       TransferEngine.Layers layers = new TransferEngine.Layers(layerCount, layerBytes);
-      CompletableFuture<Void> f =
-          transfers.submit(src, top, TransferEngine.Priority.ONBOARD, e.getValue(), layers);
+      CompletableFuture<Void> f = transfers.submit(src, top, priority, e.getValue(), layers);
       CompletableFuture<Void> landed = new CompletableFuture<>();
       for (int[] x : bl) {
         onboarding.put(
             x[0],
-            new Landing(landed, layers, PageHandle.of(0, x[3] & PageHandle.MAX_GENERATION, x[2])));
+            new Landing(
+                landed, layers, PageHandle.of(0, x[3] & PageHandle.MAX_GENERATION, x[2]), f));
       }
       java.util.function.BiConsumer<Void, Throwable> land =
           (v, err) -> {

@@ -274,7 +274,8 @@ final class LeaseImpl implements Lease {
                 }
               },
               cache.hints.payer(this),
-              ns.layout());
+              ns.layout(),
+              TransferEngine.Priority.ONBOARD);
     }
   }
 

@@ -144,8 +144,9 @@ final class TransferEngine implements AutoCloseable {
   }
 
   private static final class Task implements Comparable<Task> {
-    final Priority priority;
-    final long seq;
+    // Changed only while the task is out of its queue (promote), so the queue's order holds.
+    Priority priority;
+    long seq;
     final List<PageCopy> copies;
     final Layers layers;
     final CompletableFuture<Void> future = new CompletableFuture<>();
@@ -279,6 +280,31 @@ final class TransferEngine implements AutoCloseable {
     }
     link.queue.add(t);
     return t.future;
+  }
+
+  /**
+   * Raises a queued task (a prefetch that a request now waits for) to {@link Priority#ONBOARD},
+   * behind the onboarding already queued; a task already copying, done or unknown is left alone.
+   *
+   * @param task the future {@link #submit} returned
+   * @return true if the task was queued below onboarding and now is not
+   */
+  boolean promote(CompletableFuture<Void> task) {
+    for (Link link : links.values()) {
+      for (Task t : link.queue) {
+        if (t.future != task) {
+          continue;
+        }
+        if (t.priority == Priority.ONBOARD || !link.queue.remove(t)) {
+          return false; // already urgent, or a worker took it meanwhile
+        }
+        t.priority = Priority.ONBOARD;
+        t.seq = seq.incrementAndGet();
+        link.queue.add(t);
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

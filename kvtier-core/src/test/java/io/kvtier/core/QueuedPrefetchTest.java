@@ -15,6 +15,7 @@ import io.kvtier.spi.RetentionPolicy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -219,5 +220,83 @@ class QueuedPrefetchTest {
     cache.close();
     assertThatThrownBy(() -> cache.prefetch(Request.of(NS, prompt)))
         .isInstanceOf(CacheClosedException.class);
+  }
+
+  /** The slot in tier 1 of the first block of a cached prompt. */
+  static long lowerSlotOf(KvCacheImpl impl, int[] prompt) {
+    impl.lock.lock();
+    try {
+      int[] out = new int[prompt.length / T];
+      impl.index.match(impl.index.existingRoot(NS, 0), prompt, prompt.length, out);
+      return impl.index.slot(out[0], 1);
+    } finally {
+      impl.lock.unlock();
+    }
+  }
+
+  @Test
+  void aRequestThatWaitsOnAQueuedPrefetch_raisesIt_aheadOfPrefetchesQueuedBefore()
+      throws Exception {
+    TransferEngineTest.Instrumented lower = new TransferEngineTest.Instrumented("dram", true);
+    KvCache cache =
+        KvCache.builder()
+            .layout(LAYOUT)
+            .tier(DramTier.offHeap("hbm", (long) PAGE * 32))
+            .tier(
+                new io.kvtier.spi.TierSpec() {
+                  @Override
+                  public String name() {
+                    return lower.name();
+                  }
+
+                  @Override
+                  public io.kvtier.spi.TierKind kind() {
+                    return io.kvtier.spi.TierKind.DRAM;
+                  }
+
+                  @Override
+                  public long capacityBytes() {
+                    return (long) PAGE * TransferEngineTest.PAGES;
+                  }
+
+                  @Override
+                  public io.kvtier.spi.PageStore open(int pageBytes) {
+                    return lower;
+                  }
+                })
+            .retention(RetentionPolicy.none())
+            .ticker(ticker)
+            .build();
+    opened.add(cache);
+    KvCacheImpl impl = (KvCacheImpl) cache;
+    int[] x = seq(1_000, T);
+    int[] y = seq(2_000, T);
+    int[] a = seq(3_000, 2 * T);
+    int[] b = seq(4_000, 2 * T);
+    cachedBelow(cache, 32, x, y, a, b);
+    long sx = lowerSlotOf(impl, x);
+    long sy = lowerSlotOf(impl, y);
+    long sa = lowerSlotOf(impl, a);
+    CountDownLatch holdX = lower.hold(sx);
+    CountDownLatch holdY = lower.hold(sy);
+    CountDownLatch holdA = lower.hold(sa);
+    ticker.advance(Duration.ofMillis(10));
+    assertThat(cache.prefetch(Request.of(NS, x))).isEqualTo(1);
+    assertThat(cache.prefetch(Request.of(NS, y))).isEqualTo(1);
+    lower.awaitReached(sx);
+    lower.awaitReached(sy); // both copying threads of the link are held
+    assertThat(cache.prefetch(Request.of(NS, a))).isEqualTo(2);
+    assertThat(cache.prefetch(Request.of(NS, b))).isEqualTo(2); // queued behind a's
+    try (Lease l = cache.acquire(Request.of(NS, b))) {
+      var onboarded = l.onboard(); // b's prefetch is raised to onboarding priority
+      holdX.countDown(); // one thread drains the queue: b's copies, then a's (held)
+      onboarded.get(10, TimeUnit.SECONDS);
+      lower.awaitReached(sa);
+      assertThat(l.blockTable()).hasSize(2);
+    }
+    holdA.countDown();
+    holdY.countDown();
+    cache.prefetchesLanded().get(10, TimeUnit.SECONDS);
+    assertThat(cache.probe(NS, a).blocksPerTier()[0]).isEqualTo(2);
   }
 }

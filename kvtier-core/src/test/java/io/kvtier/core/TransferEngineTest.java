@@ -707,4 +707,33 @@ class TransferEngineTest {
     }
     assertThat(device.touched).as("no page went through read or write alone").hasValue(0);
   }
+
+  @Test
+  void promotedPrefetch_runsBeforePrefetchQueuedEarlier_andBehindOnboardingAlreadyQueued()
+      throws Exception {
+    Instrumented from = new Instrumented("from", true);
+    Instrumented to = new Instrumented("to", true);
+    Tier a = tier(1, from);
+    Tier b = tier(0, to);
+    TransferEngine e = engine(1L << 20);
+    CountDownLatch first = from.hold(0);
+    CountDownLatch second = from.hold(1);
+    var busy1 = e.submit(a, b, TransferEngine.Priority.OFFLOAD, copies(0, 40));
+    var busy2 = e.submit(a, b, TransferEngine.Priority.OFFLOAD, copies(1, 41));
+    from.awaitReached(0);
+    from.awaitReached(1); // both workers of the link are held
+    var prefetch1 = e.submit(a, b, TransferEngine.Priority.PREFETCH, copies(10, 50));
+    var prefetch2 = e.submit(a, b, TransferEngine.Priority.PREFETCH, copies(11, 51));
+    var onboard = e.submit(a, b, TransferEngine.Priority.ONBOARD, copies(12, 52));
+    assertThat(e.promote(prefetch2)).isTrue();
+    assertThat(e.promote(prefetch2)).as("already urgent").isFalse();
+    assertThat(e.promote(onboard)).isFalse();
+    first.countDown();
+    CompletableFuture.allOf(busy1, prefetch1, prefetch2, onboard).get(10, TimeUnit.SECONDS);
+    second.countDown();
+    busy2.get(10, TimeUnit.SECONDS);
+    assertThat(from.firstSlots.stream().filter(x -> x >= 10).toList())
+        .containsExactly(12L, 11L, 10L);
+    assertThat(e.promote(prefetch1)).as("done").isFalse();
+  }
 }
