@@ -38,6 +38,8 @@
 #endif
 
 #define ERR_CAP 1024
+/* The most negative kvtier_status; anything below it from the Java side is reported as INTERNAL. */
+#define LOWEST_STATUS KVTIER_ERR_TIMEOUT
 #define MAX_OPTIONS 64
 
 typedef jint(JNICALL *create_vm_fn)(JavaVM **, void **, void *);
@@ -61,9 +63,9 @@ static struct {
   jmethodID session_open, session_close, session_end, session_pause, session_resume,
       session_compacted, session_pin, session_unpin, session_priority, session_pinned_blocks;
   jmethodID acquire, lease_cached_tokens, lease_token_count, lease_committed_tokens,
-      lease_block_count, lease_block_table, lease_extend, lease_append, lease_commit,
-      lease_release;
-  jmethodID probe, events, stats, bench;
+      lease_block_count, lease_block_table, lease_onboard, lease_arriving_table, lease_extend,
+      lease_append, lease_commit, lease_release;
+  jmethodID probe, prefetch, events, stats, bench;
 } M;
 
 static const struct {
@@ -93,11 +95,14 @@ static const struct {
     {offsetof(__typeof__(M), lease_committed_tokens), "leaseCommittedTokens", "(J)I"},
     {offsetof(__typeof__(M), lease_block_count), "leaseBlockCount", "(J)I"},
     {offsetof(__typeof__(M), lease_block_table), "leaseBlockTable", "(JJI)I"},
+    {offsetof(__typeof__(M), lease_onboard), "leaseOnboard", "(JIJ)I"},
+    {offsetof(__typeof__(M), lease_arriving_table), "leaseArrivingTable", "(JJI)I"},
     {offsetof(__typeof__(M), lease_extend), "leaseExtend", "(J)I"},
     {offsetof(__typeof__(M), lease_append), "leaseAppend", "(JJI)I"},
     {offsetof(__typeof__(M), lease_commit), "leaseCommit", "(JI)I"},
     {offsetof(__typeof__(M), lease_release), "leaseRelease", "(J)I"},
     {offsetof(__typeof__(M), probe), "probe", "(JJJJIJI)I"},
+    {offsetof(__typeof__(M), prefetch), "prefetch", "(JJJJJI)I"},
     {offsetof(__typeof__(M), events), "events", "(JJJIJJ)I"},
     {offsetof(__typeof__(M), stats), "stats", "(JJ)I"},
     {offsetof(__typeof__(M), bench), "benchJavaAcquireRelease", "(JJJII)J"},
@@ -127,6 +132,7 @@ const char *kvtier_status_name(int status) {
     case KVTIER_ERR_BUFFER_TOO_SMALL: return "KVTIER_ERR_BUFFER_TOO_SMALL";
     case KVTIER_ERR_JVM: return "KVTIER_ERR_JVM";
     case KVTIER_ERR_INTERNAL: return "KVTIER_ERR_INTERNAL";
+    case KVTIER_ERR_TIMEOUT: return "KVTIER_ERR_TIMEOUT";
     default: return "KVTIER_ERR_UNKNOWN";
   }
 }
@@ -163,7 +169,7 @@ static int java_error(JNIEnv *env, jlong status) {
     }
     (*env)->DeleteLocalRef(env, msg);
   }
-  return status < KVTIER_ERR_INTERNAL ? KVTIER_ERR_INTERNAL : (int)status;
+  return status < LOWEST_STATUS ? KVTIER_ERR_INTERNAL : (int)status;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -567,13 +573,17 @@ LEASE_GETTER(kvtier_lease_token_count, lease_token_count)
 LEASE_GETTER(kvtier_lease_committed_tokens, lease_committed_tokens)
 LEASE_GETTER(kvtier_lease_block_count, lease_block_count)
 
-int kvtier_lease_block_table(kvtier_lease *lease, uint64_t *table, int32_t capacity,
-                             int32_t *n_out) {
+/* A block table into a caller buffer, with the size needed in *n_out on
+ * KVTIER_ERR_BUFFER_TOO_SMALL: the lease's (leaseBlockTable) or, with arriving, its onboarding's
+ * (leaseArrivingTable). The method is picked after ENV, which resolves M on the first call. */
+static int copy_table(int arriving, kvtier_lease *lease, uint64_t *table, int32_t capacity,
+                      int32_t *n_out) {
   REQUIRE(n_out != NULL, "n_out is NULL");
   REQUIRE(capacity >= 0, "capacity must not be negative, was %d", (int)capacity);
   REQUIRE(table != NULL || capacity == 0, "table is NULL but capacity is %d", (int)capacity);
   ENV(env);
-  jint r = (*env)->CallStaticIntMethod(env, g_cls, M.lease_block_table, HANDLE(lease), PTR(table),
+  jmethodID method = arriving ? M.lease_arriving_table : M.lease_block_table;
+  jint r = (*env)->CallStaticIntMethod(env, g_cls, method, HANDLE(lease), PTR(table),
                                        (jint)capacity);
   int rc = done_int(env, r, n_out);
   if (rc == KVTIER_ERR_BUFFER_TOO_SMALL) {
@@ -584,6 +594,25 @@ int kvtier_lease_block_table(kvtier_lease *lease, uint64_t *table, int32_t capac
     *n_out = need < 0 ? 0 : (int32_t)need;
   }
   return rc;
+}
+
+int kvtier_lease_block_table(kvtier_lease *lease, uint64_t *table, int32_t capacity,
+                             int32_t *n_out) {
+  return copy_table(0, lease, table, capacity, n_out);
+}
+
+int kvtier_lease_onboard(kvtier_lease *lease, int32_t layer, int64_t timeout_ms) {
+  REQUIRE(layer >= -1, "layer must be -1 (all) or >= 0, was %d", (int)layer);
+  ENV(env);
+  return done_int(env,
+                  (*env)->CallStaticIntMethod(env, g_cls, M.lease_onboard, HANDLE(lease),
+                                              (jint)layer, (jlong)timeout_ms),
+                  NULL);
+}
+
+int kvtier_lease_arriving_table(kvtier_lease *lease, uint64_t *table, int32_t capacity,
+                                int32_t *n_out) {
+  return copy_table(1, lease, table, capacity, n_out);
 }
 
 int kvtier_lease_extend(kvtier_lease *lease) {
@@ -634,6 +663,16 @@ int kvtier_probe(kvtier_cache *cache, kvtier_namespace *ns, uint64_t salt, const
                                        PTR(tokens), (jint)n_tokens, PTR(blocks_per_tier),
                                        blocks_per_tier != NULL ? (jint)tier_capacity : 0);
   return done_int(env, r, matched_tokens);
+}
+
+int kvtier_prefetch(kvtier_cache *cache, kvtier_namespace *ns, kvtier_session *session,
+                    uint64_t salt, const int32_t *tokens, int32_t n_tokens, int32_t *out_started) {
+  REQUIRE(n_tokens >= 0, "n_tokens must not be negative, was %d", (int)n_tokens);
+  REQUIRE(tokens != NULL || n_tokens == 0, "tokens is NULL but n_tokens is %d", (int)n_tokens);
+  ENV(env);
+  jint r = (*env)->CallStaticIntMethod(env, g_cls, M.prefetch, HANDLE(cache), HANDLE(ns),
+                                       HANDLE(session), (jlong)salt, PTR(tokens), (jint)n_tokens);
+  return done_int(env, r, out_started);
 }
 
 int kvtier_events_poll(kvtier_cache *cache, uint64_t from_seq, kvtier_event *events,

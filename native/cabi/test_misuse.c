@@ -1,7 +1,8 @@
 /*
  * Misuse of the C ABI must come back as status codes, never as a crash: NULL pointers, negative
  * lengths, forged, foreign, stale and double-released handles, a destroyed cache, buffers that are
- * too small, threads that attach and exit, and two threads releasing one lease at once.
+ * too small, threads that attach and exit, and two threads releasing one lease at once; and, on a
+ * cache of two tiers, onboarding (whole and layer by layer, polled, out of room) and prefetch.
  * Prints "test_misuse: OK checks=N" last and exits 0 when every check holds.
  */
 #include "kvtier.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int checks;
 
@@ -45,7 +47,151 @@ static const char *TINY =
     "layout.tokens_per_block=16\n"
     "tier.dram.capacity=2k\n";
 
+/* Two tiers: 8 pages of 2 KiB (4 layers of 16 tokens) on top of 64 more. */
+static const char *TWO_TIERS =
+    "layout.layers=4\nlayout.kv_heads=1\nlayout.head_dim=8\nlayout.dtype=fp16\n"
+    "layout.tokens_per_block=16\n"
+    "tiers=top,low\n"
+    "tier.top.kind=dram\ntier.top.capacity=16k\n"
+    "tier.low.kind=dram\ntier.low.capacity=128k\n";
+
 static int32_t tokens[1024];
+
+/* Acquires, fills, commits and releases tokens[from..from+n): its blocks are cached. */
+static void fill(kvtier_cache *cache, kvtier_namespace *ns, int32_t from, int32_t n) {
+  kvtier_lease *lease = NULL;
+  EXPECT(kvtier_acquire(cache, ns, NULL, 0, tokens + from, n, &lease, NULL), KVTIER_OK);
+  EXPECT(kvtier_lease_extend(lease), KVTIER_OK);
+  EXPECT(kvtier_lease_commit(lease, -1), KVTIER_OK);
+  EXPECT(kvtier_lease_release(lease), KVTIER_OK);
+}
+
+/* Blocks of tokens[from..from+n) in the top tier (per_tier[0]) and the one below (per_tier[1]). */
+static void where(kvtier_cache *cache, kvtier_namespace *ns, int32_t from, int32_t n,
+                  int32_t per_tier[2]) {
+  int32_t matched = 0;
+  EXPECT(kvtier_probe(cache, ns, 0, tokens + from, n, &matched, per_tier, 2), KVTIER_OK);
+  CHECK(matched == n);
+}
+
+/* The prompt at 0 (4 blocks) cached, then pushed below the top by a new one of 8 blocks at from. */
+static void push_below(kvtier_cache *cache, kvtier_namespace *ns, int32_t from) {
+  int32_t per_tier[2] = {-1, -1};
+  fill(cache, ns, 0, 64);
+  fill(cache, ns, from, 128);
+  where(cache, ns, 0, 64, per_tier);
+  CHECK(per_tier[0] == 0 && per_tier[1] == 4);
+}
+
+static void tiers_onboarding_and_prefetch(void) {
+  kvtier_cache *cache = NULL;
+  kvtier_namespace *ns = NULL;
+  kvtier_session *session = NULL;
+  kvtier_lease *lease = NULL, *filler = NULL;
+  int32_t n = 0, cached = -1, per_tier[2] = {-1, -1};
+  uint64_t arriving[8], table[8];
+
+  CHECK(strcmp(kvtier_status_name(KVTIER_ERR_TIMEOUT), "KVTIER_ERR_TIMEOUT") == 0);
+  CHECK(KVTIER_ABI_VERSION == 2);
+  EXPECT(kvtier_cache_create(TWO_TIERS, &cache), KVTIER_OK);
+  EXPECT(kvtier_namespace_open(cache, "llama", NULL, &ns), KVTIER_OK);
+  EXPECT(kvtier_session_open(cache, "s-2", &session), KVTIER_OK);
+
+  /* Misuse that needs no lease. */
+  EXPECT(kvtier_lease_onboard(NULL, -1, 0), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_lease_onboard((kvtier_lease *)ns, -1, 0), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_lease_arriving_table((kvtier_lease *)cache, table, 8, &n), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_prefetch(cache, ns, NULL, 0, NULL, 5, &n), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_prefetch(cache, ns, NULL, 0, tokens, -1, &n), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_prefetch(NULL, ns, NULL, 0, tokens, 64, &n), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_prefetch(cache, NULL, NULL, 0, tokens, 64, &n), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_prefetch(cache, ns, (kvtier_session *)ns, 0, tokens, 64, &n),
+         KVTIER_ERR_BAD_HANDLE);
+  n = -1;
+  EXPECT(kvtier_prefetch(cache, ns, NULL, 0, tokens, 64, &n), KVTIER_OK); /* nothing cached */
+  CHECK(n == 0);
+
+  /* A prompt below the top: no block table until its onboarding landed; then the same pages the
+   * arriving table gave at once. */
+  push_below(cache, ns, 128);
+  EXPECT(kvtier_acquire(cache, ns, NULL, 0, tokens, 64, &lease, &cached), KVTIER_OK);
+  CHECK(cached == 64);
+  EXPECT(kvtier_lease_block_table(lease, table, 8, &n), KVTIER_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(kvtier_last_error(), "kvtier_lease_onboard") != NULL);
+  EXPECT(kvtier_lease_onboard(lease, 4, 0), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_onboard(lease, -2, 0), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_arriving_table(lease, NULL, 8, &n), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_arriving_table(lease, table, -1, &n), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_lease_arriving_table(lease, table, 8, NULL), KVTIER_ERR_INVALID_ARGUMENT);
+  n = 0;
+  EXPECT(kvtier_lease_arriving_table(lease, table, 2, &n), KVTIER_ERR_BUFFER_TOO_SMALL);
+  CHECK(n == 4);
+  EXPECT(kvtier_lease_arriving_table(lease, arriving, 8, &n), KVTIER_OK);
+  CHECK(n == 4);
+  for (int i = 0; i < 4; i++) {
+    CHECK(arriving[i] != 0 && kvtier_page_tier(arriving[i]) == 0);
+  }
+  for (int32_t layer = 0; layer < 4; layer++) {
+    EXPECT(kvtier_lease_onboard(lease, layer, -1), KVTIER_OK);
+  }
+  EXPECT(kvtier_lease_onboard(lease, -1, 10000), KVTIER_OK);
+  EXPECT(kvtier_lease_onboard(lease, -1, 0), KVTIER_OK);
+  EXPECT(kvtier_lease_block_table(lease, table, 8, &n), KVTIER_OK);
+  CHECK(n == 4 && memcmp(table, arriving, sizeof(uint64_t) * 4) == 0);
+  EXPECT(kvtier_lease_release(lease), KVTIER_OK);
+  EXPECT(kvtier_lease_onboard(lease, -1, 0), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_lease_arriving_table(lease, table, 8, &n), KVTIER_ERR_BAD_HANDLE);
+  where(cache, ns, 0, 64, per_tier);
+  CHECK(per_tier[0] == 4);
+
+  /* Polled: TIMEOUT while on its way, then OK, nothing else. */
+  push_below(cache, ns, 256);
+  EXPECT(kvtier_acquire(cache, ns, NULL, 0, tokens, 64, &lease, NULL), KVTIER_OK);
+  int rc;
+  while ((rc = kvtier_lease_onboard(lease, -1, 0)) == KVTIER_ERR_TIMEOUT) {
+    checks++;
+  }
+  EXPECT(rc, KVTIER_OK);
+  EXPECT(kvtier_lease_block_table(lease, table, 8, &n), KVTIER_OK);
+  EXPECT(kvtier_lease_release(lease), KVTIER_OK);
+
+  /* No room on top (every page pinned): NO_SPACE, once; after the pins go, it starts over. */
+  push_below(cache, ns, 384);
+  EXPECT(kvtier_acquire(cache, ns, NULL, 0, tokens + 512, 128, &filler, NULL), KVTIER_OK);
+  EXPECT(kvtier_lease_extend(filler), KVTIER_OK);
+  EXPECT(kvtier_acquire(cache, ns, NULL, 0, tokens, 64, &lease, NULL), KVTIER_OK);
+  EXPECT(kvtier_lease_onboard(lease, -1, -1), KVTIER_ERR_NO_SPACE);
+  EXPECT(kvtier_lease_onboard(lease, 1, 100), KVTIER_ERR_NO_SPACE);
+  EXPECT(kvtier_lease_release(filler), KVTIER_OK);
+  EXPECT(kvtier_lease_onboard(lease, -1, -1), KVTIER_OK);
+  EXPECT(kvtier_lease_block_table(lease, table, 8, &n), KVTIER_OK);
+  CHECK(n == 4);
+  EXPECT(kvtier_lease_release(lease), KVTIER_OK);
+
+  /* Prefetch: the copies start now; a later acquire waits only for what has not landed. The top
+   * tier's blocks must be older than the call (a millisecond clock) for it to take their pages. */
+  push_below(cache, ns, 640);
+  struct timespec pause = {0, 5 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  n = -1;
+  EXPECT(kvtier_prefetch(cache, ns, session, 0, tokens, 64, &n), KVTIER_OK);
+  CHECK(n == 4);
+  EXPECT(kvtier_prefetch(cache, ns, NULL, 0, tokens, 64, NULL), KVTIER_OK);
+  EXPECT(kvtier_acquire(cache, ns, session, 0, tokens, 64, &lease, NULL), KVTIER_OK);
+  EXPECT(kvtier_lease_onboard(lease, -1, -1), KVTIER_OK);
+  EXPECT(kvtier_lease_block_table(lease, table, 8, &n), KVTIER_OK);
+  CHECK(n == 4);
+  EXPECT(kvtier_lease_release(lease), KVTIER_OK);
+
+  /* A destroyed cache: CLOSED, and the lease can still be released. */
+  push_below(cache, ns, 768);
+  EXPECT(kvtier_acquire(cache, ns, NULL, 0, tokens, 64, &lease, NULL), KVTIER_OK);
+  EXPECT(kvtier_cache_destroy(cache), KVTIER_OK);
+  EXPECT(kvtier_lease_onboard(lease, -1, -1), KVTIER_ERR_CLOSED);
+  EXPECT(kvtier_lease_arriving_table(lease, table, 8, &n), KVTIER_ERR_CLOSED);
+  EXPECT(kvtier_lease_release(lease), KVTIER_OK);
+  EXPECT(kvtier_prefetch(cache, ns, NULL, 0, tokens, 64, &n), KVTIER_ERR_BAD_HANDLE);
+}
 
 static void *attach_and_exit(void *arg) {
   kvtier_cache *cache = arg;
@@ -253,6 +399,8 @@ int main(void) {
   EXPECT(kvtier_acquire(other, other_ns, NULL, 0, tokens, 64, &lease, NULL), KVTIER_ERR_BAD_HANDLE);
   EXPECT(kvtier_namespace_open(other, "llama", NULL, &other_ns), KVTIER_ERR_BAD_HANDLE);
   EXPECT(kvtier_stats_get(other, &st), KVTIER_ERR_BAD_HANDLE);
+
+  tiers_onboarding_and_prefetch();
 
   EXPECT(kvtier_session_end(session), KVTIER_OK);
   EXPECT(kvtier_session_end(session), KVTIER_ERR_BAD_HANDLE);

@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /** Version of the functions and struct layouts below; kvtier_abi_version() returns it. */
-#define KVTIER_ABI_VERSION 1
+#define KVTIER_ABI_VERSION 2
 
 /* ------------------------------------------------------------------------------------------------
  * Status codes
@@ -64,7 +64,9 @@ typedef enum kvtier_status {
   /** The JVM could not be loaded, started or attached, or the kvtier classes are missing. */
   KVTIER_ERR_JVM = -6,
   /** Anything else (a bug, or the JVM ran out of memory); the message says what. */
-  KVTIER_ERR_INTERNAL = -7
+  KVTIER_ERR_INTERNAL = -7,
+  /** What the call waits for (an onboarding, a layer of one) has not landed within its timeout. */
+  KVTIER_ERR_TIMEOUT = -8
 } kvtier_status;
 
 /** The message of the calling thread's last failed call ("" if none), kept until its next failure. */
@@ -201,9 +203,47 @@ KVTIER_API int kvtier_lease_block_count(kvtier_lease *lease, int32_t *out);
  * table[0..capacity). *n_out receives the number of entries; with KVTIER_ERR_BUFFER_TOO_SMALL it
  * receives the number needed and nothing is written. Decode a handle with kvtier_page_index().
  * Today the top tier is host DRAM; with an HBM tier the indices are the engine's block ids.
+ * With several tiers, matched blocks that only lower tiers hold have no top-tier page yet: until
+ * kvtier_lease_onboard(lease, -1, ...) has returned KVTIER_OK the call fails with
+ * KVTIER_ERR_INVALID_ARGUMENT (kvtier_lease_arriving_table gives the pages they will land in).
  */
 KVTIER_API int kvtier_lease_block_table(kvtier_lease *lease, uint64_t *table, int32_t capacity,
                                         int32_t *n_out);
+
+/**
+ * Onboarding: with several tiers (`tiers=` in the configuration), kvtier_acquire matches blocks
+ * in every tier, but the engine reads pages of the top tier only. kvtier_lease_onboard copies the
+ * matched blocks that only lower tiers hold up into the top tier and waits for them.
+ *
+ * Starts the lease's onboarding unless it is under way or done, then waits until layer `layer`
+ * (0 to layout.layers - 1; a layout given as layout.page_bytes has 1 layer) of every matched block
+ * is in the top tier, or with layer = -1 until the whole onboarding is, after which
+ * kvtier_lease_block_table works. Pages that are copied as memory land layer 0 of every page
+ * first, then layer 1, and so on, so that the engine can prefill layer l while later layers copy;
+ * other copies land all layers at once. timeout_ms < 0 waits without limit, 0 only polls.
+ * Repeated calls wait on the same onboarding (kvtier_lease_arriving_table's pages stay valid).
+ * A lease with nothing below the top tier returns KVTIER_OK at once.
+ *
+ * Returns KVTIER_OK when it landed; KVTIER_ERR_TIMEOUT when it has not landed yet (call again);
+ * KVTIER_ERR_NO_SPACE when the top tier has no room for the copies (every page is pinned);
+ * KVTIER_ERR_INVALID_ARGUMENT for a layer out of range; KVTIER_ERR_BAD_HANDLE, KVTIER_ERR_CLOSED as
+ * the other lease functions. A failed onboarding is reported once, by the call that sees it; the
+ * engine must not use what it read from pages that were still arriving, and the next call starts
+ * the onboarding over (into pages that may differ).
+ */
+KVTIER_API int kvtier_lease_onboard(kvtier_lease *lease, int32_t layer, int64_t timeout_ms);
+
+/**
+ * The block table of the lease's onboarding, with the pages still arriving already in it: their
+ * handles are final (the lease pins its blocks), but layer l of such a page may be read only after
+ * kvtier_lease_onboard(lease, l, ...) returned KVTIER_OK. Starts the onboarding as
+ * kvtier_lease_onboard does if it is not under way; if it failed, returns its failure as
+ * kvtier_lease_onboard would. The buffer protocol is kvtier_lease_block_table's: *n_out receives
+ * the number of entries; with KVTIER_ERR_BUFFER_TOO_SMALL the number needed, and nothing is written.
+ * Once the onboarding is done, it is the same table as kvtier_lease_block_table's.
+ */
+KVTIER_API int kvtier_lease_arriving_table(kvtier_lease *lease, uint64_t *table, int32_t capacity,
+                                           int32_t *n_out);
 
 /** Allocates pages for the rest of the prompt (the tokens after the cached prefix). */
 KVTIER_API int kvtier_lease_extend(kvtier_lease *lease);
@@ -239,6 +279,20 @@ static inline uint32_t kvtier_page_tier(uint64_t handle) { return (uint32_t)(han
 KVTIER_API int kvtier_probe(kvtier_cache *cache, kvtier_namespace *ns, uint64_t salt,
                             const int32_t *tokens, int32_t n_tokens, int32_t *matched_tokens,
                             int32_t *blocks_per_tier, int32_t tier_capacity);
+
+/**
+ * The engine queued this request: starts copying the part of its cached prefix that only lower
+ * tiers hold into the top tier now, so that the copies overlap the time it waits in the queue; its
+ * kvtier_lease_onboard then waits only for what has not landed yet. Arguments as kvtier_acquire's
+ * (session: NULL or a session of the same cache; the tokens are copied). A hint, asynchronous and
+ * best effort: nothing is pinned, copies take only pages nobody needs more, and what finds no room
+ * stays below for the request's own onboarding. Call it in queue order.
+ * out_started (may be NULL) receives how many blocks' copies were started: 0 when the cached
+ * prefix is all in the top tier already, nothing is cached, or the cache has one tier.
+ */
+KVTIER_API int kvtier_prefetch(kvtier_cache *cache, kvtier_namespace *ns, kvtier_session *session,
+                               uint64_t salt, const int32_t *tokens, int32_t n_tokens,
+                               int32_t *out_started);
 
 /* ------------------------------------------------------------------------------------------------
  * Events: sequence-numbered Stored / Removed / Moved / Cleared

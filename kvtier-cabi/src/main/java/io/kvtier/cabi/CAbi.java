@@ -1,7 +1,9 @@
 package io.kvtier.cabi;
 
+import io.kvtier.CacheClosedException;
 import io.kvtier.CacheStats;
 import io.kvtier.KvCache;
+import io.kvtier.LayerwiseOnboarding;
 import io.kvtier.Lease;
 import io.kvtier.Namespace;
 import io.kvtier.PauseKind;
@@ -18,7 +20,13 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The Java half of the C ABI: the static methods that {@code libkvtier.so} calls over JNI, one per
@@ -47,7 +55,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * Thread-safe as the API is: any thread may call any method; one lease is driven by one thread at a
  * time (two threads racing on one lease get consistent errors, never a crash). The handle table is
- * lock-free for lookups.
+ * lock-free for lookups. {@link #leaseOnboard} blocks its calling thread for up to its timeout,
+ * holding no lock of the cache's while it waits.
  */
 public final class CAbi {
   private CAbi() {}
@@ -94,6 +103,14 @@ public final class CAbi {
     final CacheEntry owner;
     final Lease lease;
     final int[] tokens;
+
+    /**
+     * The onboarding that {@link #leaseOnboard} and {@link #leaseArrivingTable} wait on and read,
+     * kept so that repeated calls see the same one (and the same arriving pages); null before the
+     * first of them, and again once a failure of it has been reported, so that the next call starts
+     * it over.
+     */
+    volatile LayerwiseOnboarding onboarding;
 
     LeaseEntry(CacheEntry owner, Lease lease, int[] tokens) {
       this.owner = owner;
@@ -552,6 +569,30 @@ public final class CAbi {
 
   // ------------------------------------------------------------------ leases
 
+  /** A session handle of cache {@code c}, or null for handle 0 (no session). */
+  private static SessionEntry session(long h, CacheEntry c) {
+    if (h == 0) {
+      return null;
+    }
+    SessionEntry s = session(h);
+    if (s.owner != c) {
+      throw new BadHandle("the session handle belongs to another cache");
+    }
+    return s;
+  }
+
+  /** The request that {@link #acquire} and {@link #prefetch} make of their arguments. */
+  private static Request request(NamespaceEntry ns, SessionEntry s, long salt, int[] tokens) {
+    Request r = Request.of(ns.ns, tokens);
+    if (s != null) {
+      r = r.session(s.session.id());
+    }
+    if (salt != 0) {
+      r = r.salt(salt);
+    }
+    return r;
+  }
+
   /**
    * Acquires a lease for a prompt.
    *
@@ -575,27 +616,14 @@ public final class CAbi {
     try {
       CacheEntry c = cache(cache);
       NamespaceEntry ns = namespace(namespace, c);
-      SessionEntry s = null;
-      if (session != 0) {
-        s = session(session);
-        if (s.owner != c) {
-          throw new BadHandle("the session handle belongs to another cache");
-        }
-      }
+      SessionEntry s = session(session, c);
       checkTokens(tokensAddr, n);
       ThreadState ts = ThreadState.get();
       int[] tokens = ts.takeTokens(n);
       Lease lease;
       try {
         readTokens(tokensAddr, tokens);
-        Request r = Request.of(ns.ns, tokens);
-        if (s != null) {
-          r = r.session(s.session.id());
-        }
-        if (salt != 0) {
-          r = r.salt(salt);
-        }
-        lease = c.cache.acquire(r);
+        lease = c.cache.acquire(request(ns, s, salt, tokens));
       } catch (Throwable t) {
         ts.giveTokens(tokens);
         throw t;
@@ -680,7 +708,9 @@ public final class CAbi {
    * @param dstAddr {@code uint64_t[capacity]}
    * @param capacity entries the buffer holds
    * @return entries written, or a negative status ({@link Status#BUFFER_TOO_SMALL} when the table
-   *     has more than {@code capacity} entries)
+   *     has more than {@code capacity} entries, {@link Status#INVALID_ARGUMENT} while matched
+   *     blocks are still in lower tiers, until {@link #leaseOnboard} of layer -1 returned {@link
+   *     Status#OK})
    */
   public static int leaseBlockTable(long lease, long dstAddr, int capacity) {
     try {
@@ -693,7 +723,17 @@ public final class CAbi {
       }
       int need = l.blockCount();
       long[] scratch = ThreadState.get().table(need);
-      int n = l.blockTable(scratch);
+      int n;
+      try {
+        n = l.blockTable(scratch);
+      } catch (IllegalStateException e) {
+        // Matched blocks are still in lower tiers: the table has no top-tier page for them yet.
+        return fail(
+            Status.INVALID_ARGUMENT,
+            e.getMessage()
+                + " (from C: kvtier_lease_onboard(lease, -1, timeout_ms) until it returns"
+                + " KVTIER_OK)");
+      }
       if (n > capacity) {
         return fail(
             Status.BUFFER_TOO_SMALL,
@@ -707,6 +747,139 @@ public final class CAbi {
     } catch (Throwable t) {
       return fail(t);
     }
+  }
+
+  /**
+   * Starts the lease's onboarding unless it is under way (or done), and waits until layer {@code
+   * layer} of every matched block, or with {@code -1} the whole onboarding, is in the top tier.
+   * Repeated calls wait on the same onboarding. When it fails, the call that sees the failure
+   * reports it (for example {@link Status#NO_SPACE}), and the next call starts it over.
+   *
+   * @param lease the lease handle
+   * @param layer 0 to the namespace's layers − 1, or -1 for all of them
+   * @param timeoutMillis how long to wait: negative without limit, 0 not at all (poll)
+   * @return {@link Status#OK} when it landed, {@link Status#TIMEOUT} when not yet, or another
+   *     negative status
+   */
+  public static int leaseOnboard(long lease, int layer, long timeoutMillis) {
+    try {
+      LeaseEntry e = lease(lease);
+      int layers = e.lease.namespace().layout().layers();
+      if (layer < -1 || layer >= layers) {
+        throw new IllegalArgumentException(
+            "layer must be -1 (all) or in [0, "
+                + layers
+                + ") (the namespace's layers), was "
+                + layer);
+      }
+      LayerwiseOnboarding o = onboarding(e);
+      CompletableFuture<Void> f = layer == -1 ? o.all() : o.layer(layer);
+      return await(e, o, f, timeoutMillis, layer == -1 ? "the onboarding" : "layer " + layer);
+    } catch (Throwable t) {
+      return fail(t);
+    }
+  }
+
+  /**
+   * Copies the block table of the lease's onboarding, the pages still arriving included, into the
+   * caller's buffer; starts the onboarding as {@link #leaseOnboard} does if it is not under way.
+   * Layer {@code l} of a page still arriving may be read once {@link #leaseOnboard} of layer {@code
+   * l} returned {@link Status#OK}.
+   *
+   * @param lease the lease handle
+   * @param dstAddr {@code uint64_t[capacity]}
+   * @param capacity entries the buffer holds
+   * @return entries written, or a negative status ({@link Status#BUFFER_TOO_SMALL} when the table
+   *     has more than {@code capacity} entries; the failure of the onboarding, reported once, as
+   *     {@link #leaseOnboard} does)
+   */
+  public static int leaseArrivingTable(long lease, long dstAddr, int capacity) {
+    try {
+      LeaseEntry e = lease(lease);
+      if (capacity < 0) {
+        throw new IllegalArgumentException("capacity must not be negative, was " + capacity);
+      }
+      if (dstAddr == 0 && capacity > 0) {
+        throw new IllegalArgumentException("table is NULL but capacity is " + capacity);
+      }
+      LayerwiseOnboarding o = onboarding(e);
+      if (o.all().isCompletedExceptionally()) {
+        return await(e, o, o.all(), 0, "the onboarding");
+      }
+      long[] t = o.blockTable();
+      int n = t.length;
+      if (n > capacity) {
+        return fail(
+            Status.BUFFER_TOO_SMALL,
+            "the block table has " + n + " entries; the buffer holds " + capacity);
+      }
+      if (n > 0) {
+        MemorySegment.copy(
+            t, 0, at(dstAddr, (long) n * Long.BYTES), ValueLayout.JAVA_LONG_UNALIGNED, 0, n);
+      }
+      return n;
+    } catch (Throwable t) {
+      return fail(t);
+    }
+  }
+
+  /** The lease's onboarding: the one kept in its entry, else a new (or restarted) one. */
+  private static LayerwiseOnboarding onboarding(LeaseEntry e) {
+    LayerwiseOnboarding o = e.onboarding;
+    if (o == null) {
+      o = e.lease.onboardLayers(); // checks that the lease and its cache are open
+      e.onboarding = o;
+    } else if (!e.lease.isOpen()) {
+      throw new CacheClosedException("the cache was destroyed");
+    }
+    return o;
+  }
+
+  /**
+   * Waits for {@code f}, a future of the onboarding {@code o} of lease {@code e}, for {@code
+   * timeoutMillis} (negative: without limit; 0: not at all).
+   *
+   * @return {@link Status#OK}, or {@link Status#TIMEOUT} if {@code f} is not complete in time
+   * @throws Throwable the failure of the onboarding, after forgetting it in {@code e} so that the
+   *     next call starts it over
+   */
+  static int await(
+      LeaseEntry e,
+      LayerwiseOnboarding o,
+      CompletableFuture<Void> f,
+      long timeoutMillis,
+      String what)
+      throws Throwable {
+    Throwable failure;
+    try {
+      if (f.isDone() || timeoutMillis < 0) {
+        f.get();
+      } else if (timeoutMillis == 0) {
+        return fail(Status.TIMEOUT, what + " has not landed yet");
+      } else {
+        f.get(timeoutMillis, TimeUnit.MILLISECONDS);
+      }
+      return Status.OK;
+    } catch (TimeoutException x) {
+      return fail(Status.TIMEOUT, what + " has not landed within " + timeoutMillis + " ms");
+    } catch (InterruptedException x) {
+      // A C caller cannot see nor clear a Java interrupt: it is consumed here, not kept.
+      return fail(Status.INTERNAL, "interrupted while waiting for " + what);
+    } catch (ExecutionException x) {
+      failure = x.getCause() != null ? x.getCause() : x;
+      while (failure instanceof CompletionException && failure.getCause() != null) {
+        failure = failure.getCause();
+      }
+    } catch (CancellationException x) {
+      failure = x;
+    }
+    if (e.onboarding == o) {
+      e.onboarding = null;
+    }
+    if (failure instanceof CancellationException && !e.lease.isOpen()) {
+      throw new CacheClosedException("the cache was destroyed while " + what + " was on its way");
+    }
+    throw failure;
   }
 
   /**
@@ -790,7 +963,41 @@ public final class CAbi {
     }
   }
 
-  // ------------------------------------------------------------------ router, events, stats
+  // -------------------------------------------------------- router, prefetch, events, stats
+
+  /**
+   * Starts copying the part of a queued request's cached prefix that only lower tiers hold into the
+   * top tier, as {@link KvCache#prefetch(Request)} does; the arguments are those of {@link
+   * #acquire}.
+   *
+   * @param cache the cache handle
+   * @param namespace a namespace handle of that cache
+   * @param session a session handle of that cache, or 0
+   * @param salt tenant salt, 0 for none
+   * @param tokensAddr the prompt's token ids ({@code int32_t})
+   * @param n how many
+   * @return the blocks whose copies were started, or a negative status
+   */
+  public static int prefetch(
+      long cache, long namespace, long session, long salt, long tokensAddr, int n) {
+    try {
+      CacheEntry c = cache(cache);
+      NamespaceEntry ns = namespace(namespace, c);
+      SessionEntry s = session(session, c);
+      checkTokens(tokensAddr, n);
+      ThreadState ts = ThreadState.get();
+      int[] tokens = ts.takeTokens(n);
+      try {
+        readTokens(tokensAddr, tokens);
+        // The cache keeps nothing of the request once the call returns: the array goes back.
+        return c.cache.prefetch(request(ns, s, salt, tokens));
+      } finally {
+        ts.giveTokens(tokens);
+      }
+    } catch (Throwable t) {
+      return fail(t);
+    }
+  }
 
   /**
    * How much of a prompt is cached, without pinning.

@@ -36,6 +36,9 @@ final class Status {
   /** Anything else: a bug, or the JVM is out of memory. */
   static final int INTERNAL = -7;
 
+  /** What the call waits for (an onboarding, a layer of one) has not landed within its timeout. */
+  static final int TIMEOUT = -8;
+
   /**
    * The code for an exception thrown by the API.
    *
