@@ -92,8 +92,9 @@ public interface EvictionPolicy {
   /**
    * A stock policy by name.
    *
-   * @param name {@code lru}, {@code s3fifo}, {@code priority-lru}, {@code tinylfu}, {@code arc} or
-   *     {@code agent-aware}
+   * @param name {@code lru}, {@code s3fifo}, {@code priority-lru}, {@code tinylfu}, {@code arc},
+   *     {@code agent-aware} or {@code agent-aware-tiered} (recency in every tier but the last,
+   *     agent-aware in the last)
    * @return the policy
    */
   static EvictionPolicy named(String name) {

@@ -88,6 +88,21 @@ final class AgentAwareEvictor implements Evictor {
   static final EvictionPolicy POLICY =
       new StockPolicies.Named("agent-aware", context -> new AgentAwareEvictor(context.blocks()));
 
+  /**
+   * The policy split by role over a tier chain: recency (priority-LRU, which keeps the retention
+   * priorities and tool-call pins) in every tier but the last, and this policy in the last. The top
+   * tier then holds what was used most recently, which is what the next requests onboard, and the
+   * last tier, whose evictions drop blocks, decides which sessions stay cached at all. With one
+   * tier it is this policy.
+   */
+  static final EvictionPolicy TIERED_POLICY =
+      new StockPolicies.Named(
+          "agent-aware-tiered",
+          context ->
+              context.lastTier()
+                  ? new AgentAwareEvictor(context.blocks())
+                  : new PriorityLruEvictor(context.blocks()));
+
   private final BlockView view;
   private final IndexedHeap heap = new IndexedHeap();
   private final double[] credit = new double[CLASSES];

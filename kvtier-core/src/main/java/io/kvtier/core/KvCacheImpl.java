@@ -227,7 +227,11 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
                 .eviction()
                 .newEvictor(
                     new EvictorContext(
-                        t.name, t.ordinal, t.store.capacityPages(), index.view(t.ordinal)));
+                        t.name,
+                        t.ordinal,
+                        t.store.capacityPages(),
+                        index.view(t.ordinal),
+                        tiers.length));
       }
       this.events = new EventLog(config.eventBuffer());
       this.transfers = new TransferEngine(256L << 20);

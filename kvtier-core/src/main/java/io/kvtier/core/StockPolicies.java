@@ -24,7 +24,8 @@ final class StockPolicies {
           S3FifoEvictor.POLICY,
           TinyLfuEvictor.POLICY,
           ArcEvictor.POLICY,
-          AgentAwareEvictor.POLICY);
+          AgentAwareEvictor.POLICY,
+          AgentAwareEvictor.TIERED_POLICY);
 
   private StockPolicies() {}
 

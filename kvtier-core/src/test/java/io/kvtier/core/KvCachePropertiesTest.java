@@ -111,7 +111,8 @@ class KvCachePropertiesTest {
 
   @Provide
   Arbitrary<String> evictions() {
-    return Arbitraries.of("lru", "s3fifo", "priority-lru", "tinylfu", "arc", "agent-aware");
+    return Arbitraries.of(
+        "lru", "s3fifo", "priority-lru", "tinylfu", "arc", "agent-aware", "agent-aware-tiered");
   }
 
   @Provide

@@ -129,6 +129,11 @@ class TierChainPropertiesTest {
     return Arbitraries.of(AdmissionPolicy.always(), AdmissionPolicy.afterHits(1));
   }
 
+  @Provide
+  Arbitrary<String> evictions() {
+    return Arbitraries.of("agent-aware", "agent-aware-tiered", "lru");
+  }
+
   @Property(tries = 80, edgeCases = EdgeCasesMode.NONE)
   void randomOperations_onATierChain_keepEveryInvariant(
       @ForAll Shape shape,
@@ -136,9 +141,10 @@ class TierChainPropertiesTest {
       @ForAll @IntRange(min = 4, max = 24) int lowerPages,
       @ForAll("writes") WritePolicy writes,
       @ForAll("admissions") AdmissionPolicy admission,
+      @ForAll("evictions") String eviction,
       @ForAll("ops") List<Op> ops)
       throws Exception {
-    try (Harness h = new Harness(shape, topPages, lowerPages, writes, admission)) {
+    try (Harness h = new Harness(shape, topPages, lowerPages, writes, admission, eviction)) {
       h.check();
       for (Op op : ops) {
         Snapshot before = h.snapshot();
@@ -212,7 +218,12 @@ class TierChainPropertiesTest {
     boolean corrupted;
 
     Harness(
-        Shape shape, int topPages, int lowerPages, WritePolicy writes, AdmissionPolicy admission) {
+        Shape shape,
+        int topPages,
+        int lowerPages,
+        WritePolicy writes,
+        AdmissionPolicy admission,
+        String eviction) {
       this.topPages = topPages;
       long lower = (long) PAGE * lowerPages;
       TierSpec nvme = TestStore.spec("nvme", lower, disk, nvmeOut);
@@ -232,7 +243,12 @@ class TierChainPropertiesTest {
       }
       this.nvmeTier = specs.indexOf(nvme);
       var builder =
-          KvCache.builder().layout(LAYOUT).writes(writes).admission(admission).ticker(ticker);
+          KvCache.builder()
+              .layout(LAYOUT)
+              .writes(writes)
+              .admission(admission)
+              .eviction(io.kvtier.spi.EvictionPolicy.named(eviction))
+              .ticker(ticker);
       for (TierSpec s : specs) {
         builder.tier(s);
       }
