@@ -950,7 +950,6 @@ public final class HbmPageStore implements PageStore {
           "tier '" + name + "': " + n + " slots but " + segs.length + " host segments");
     }
     long bytes = n == 0 ? 0 : checkSize(segs[0]);
-    boolean heap = false;
     for (MemorySegment seg : segs) {
       if (checkSize(seg) != bytes) {
         throw new IllegalArgumentException(
@@ -962,41 +961,8 @@ public final class HbmPageStore implements PageStore {
                 + seg.byteSize()
                 + ")");
       }
-      if (intoHost) {
-        checkWritable(seg);
-      }
-      heap |= !seg.isNative();
     }
-    long[] addresses = new long[n];
-    if (!heap) {
-      for (int i = 0; i < n; i++) {
-        addresses[i] = segs[i].address();
-      }
-      return new Batch(addresses, bytes, null);
-    }
-    Arena arena = Arena.ofShared();
-    MemorySegment tmp = arena.allocate(Math.max(1, bytes * n), 64);
-    for (int i = 0; i < n; i++) {
-      MemorySegment slice = tmp.asSlice(i * bytes, bytes);
-      addresses[i] = slice.address();
-      if (!intoHost) {
-        MemorySegment.copy(segs[i], 0, slice, 0, bytes);
-      }
-    }
-    MemorySegment[] targets = segs.clone();
-    AutoCloseable release =
-        () -> {
-          try {
-            if (intoHost) {
-              for (int i = 0; i < n; i++) {
-                MemorySegment.copy(tmp, i * bytes, targets[i], 0, bytes);
-              }
-            }
-          } finally {
-            arena.close();
-          }
-        };
-    return new Batch(addresses, bytes, release);
+    return rangeBatch(segs, n, 0, bytes, intoHost); // the first `bytes` of each page
   }
 
   /**
