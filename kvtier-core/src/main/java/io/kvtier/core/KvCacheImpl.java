@@ -1219,6 +1219,7 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         new java.util.TreeMap<>(java.util.Comparator.comparingInt((Tier t) -> t.ordinal));
     Map<Tier, List<int[]>> batchBlocks = new HashMap<>();
     CompletableFuture<Void> previous = null;
+    CompletableFuture<Void> promoted = null;
     long prev = PageHandle.NONE;
     for (int i = 0; i < count; i++) {
       int b = blocks[i];
@@ -1231,8 +1232,9 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
       }
       Landing inFlight = onboarding.get(b);
       if (inFlight != null) {
-        if (priority == TransferEngine.Priority.ONBOARD) {
-          transfers.promote(inFlight.transfer());
+        if (priority == TransferEngine.Priority.ONBOARD && inFlight.transfer() != promoted) {
+          promoted = inFlight.transfer(); // a batch's blocks share one transfer: raise it once
+          transfers.promote(promoted);
         }
         waits.add(
             inFlight
