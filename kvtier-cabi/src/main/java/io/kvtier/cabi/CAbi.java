@@ -715,12 +715,7 @@ public final class CAbi {
   public static int leaseBlockTable(long lease, long dstAddr, int capacity) {
     try {
       Lease l = lease(lease).lease;
-      if (capacity < 0) {
-        throw new IllegalArgumentException("capacity must not be negative, was " + capacity);
-      }
-      if (dstAddr == 0 && capacity > 0) {
-        throw new IllegalArgumentException("table is NULL but capacity is " + capacity);
-      }
+      checkTableBuffer(dstAddr, capacity);
       int need = l.blockCount();
       long[] scratch = ThreadState.get().table(need);
       int n;
@@ -734,19 +729,33 @@ public final class CAbi {
                 + " (from C: kvtier_lease_onboard(lease, -1, timeout_ms) until it returns"
                 + " KVTIER_OK)");
       }
-      if (n > capacity) {
-        return fail(
-            Status.BUFFER_TOO_SMALL,
-            "the block table has " + n + " entries; the buffer holds " + capacity);
-      }
-      if (n > 0) {
-        MemorySegment.copy(
-            scratch, 0, at(dstAddr, (long) n * Long.BYTES), ValueLayout.JAVA_LONG_UNALIGNED, 0, n);
-      }
-      return n;
+      return writeTable(scratch, n, dstAddr, capacity);
     } catch (Throwable t) {
       return fail(t);
     }
+  }
+
+  private static void checkTableBuffer(long dstAddr, int capacity) {
+    if (capacity < 0) {
+      throw new IllegalArgumentException("capacity must not be negative, was " + capacity);
+    }
+    if (dstAddr == 0 && capacity > 0) {
+      throw new IllegalArgumentException("table is NULL but capacity is " + capacity);
+    }
+  }
+
+  /** Copies {@code table[0, n)} into the caller's buffer; returns n or the buffer's status. */
+  private static int writeTable(long[] table, int n, long dstAddr, int capacity) {
+    if (n > capacity) {
+      return fail(
+          Status.BUFFER_TOO_SMALL,
+          "the block table has " + n + " entries; the buffer holds " + capacity);
+    }
+    if (n > 0) {
+      MemorySegment.copy(
+          table, 0, at(dstAddr, (long) n * Long.BYTES), ValueLayout.JAVA_LONG_UNALIGNED, 0, n);
+    }
+    return n;
   }
 
   /**
@@ -796,28 +805,13 @@ public final class CAbi {
   public static int leaseArrivingTable(long lease, long dstAddr, int capacity) {
     try {
       LeaseEntry e = lease(lease);
-      if (capacity < 0) {
-        throw new IllegalArgumentException("capacity must not be negative, was " + capacity);
-      }
-      if (dstAddr == 0 && capacity > 0) {
-        throw new IllegalArgumentException("table is NULL but capacity is " + capacity);
-      }
+      checkTableBuffer(dstAddr, capacity);
       LayerwiseOnboarding o = onboarding(e);
       if (o.all().isCompletedExceptionally()) {
         return await(e, o, o.all(), 0, "the onboarding");
       }
       long[] t = o.blockTable();
-      int n = t.length;
-      if (n > capacity) {
-        return fail(
-            Status.BUFFER_TOO_SMALL,
-            "the block table has " + n + " entries; the buffer holds " + capacity);
-      }
-      if (n > 0) {
-        MemorySegment.copy(
-            t, 0, at(dstAddr, (long) n * Long.BYTES), ValueLayout.JAVA_LONG_UNALIGNED, 0, n);
-      }
-      return n;
+      return writeTable(t, t.length, dstAddr, capacity);
     } catch (Throwable t) {
       return fail(t);
     }
