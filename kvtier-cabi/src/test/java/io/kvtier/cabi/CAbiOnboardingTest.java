@@ -6,16 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.kvtier.LayerwiseOnboarding;
 import io.kvtier.OutOfPagesException;
 import io.kvtier.PageHandle;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -24,7 +20,7 @@ import org.junit.jupiter.api.Timeout;
  * above a second tier of 24, four layers per page of 256 KiB.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class CAbiOnboardingTest {
+class CAbiOnboardingTest extends CAbiFixture {
   private static final int LAYERS = 4;
   private static final int TOP_PAGES = 8;
 
@@ -42,50 +38,9 @@ class CAbiOnboardingTest {
       tier.low.capacity=6m
       """;
 
-  private Arena arena;
-  private int handlesBefore;
-  private long cache;
-  private long ns;
-
-  @BeforeEach
-  void open() {
-    arena = Arena.ofConfined();
-    handlesBefore = CAbi.liveHandles();
-    cache = CAbi.cacheCreate(str(CONFIG), len(CONFIG));
-    assertThat(cache).as(CAbi.lastError()).isPositive();
-    ns = CAbi.namespaceOpen(cache, str("m"), 1, 0, 0);
-    assertThat(ns).isPositive();
-  }
-
-  @AfterEach
-  void close() {
-    if (cache != 0) {
-      assertThat(CAbi.cacheDestroy(cache)).isEqualTo(Status.OK);
-    }
-    assertThat(CAbi.liveHandles()).as("handles leaked").isEqualTo(handlesBefore);
-    arena.close();
-  }
-
-  private long str(String s) {
-    return arena.allocateFrom(s).address();
-  }
-
-  private static int len(String s) {
-    return s.getBytes(StandardCharsets.UTF_8).length;
-  }
-
-  private MemorySegment tokens(int n, int seed) {
-    MemorySegment m = arena.allocate(ValueLayout.JAVA_INT, Math.max(n, 1));
-    for (int i = 0; i < n; i++) {
-      m.setAtIndex(ValueLayout.JAVA_INT, i, seed * 100_000 + i);
-    }
-    return m;
-  }
-
-  private long acquire(MemorySegment tok, int n) {
-    long lease = CAbi.acquire(cache, ns, 0, 0, tok.address(), n, 0);
-    assertThat(lease).as(CAbi.lastError()).isPositive();
-    return lease;
+  @Override
+  String config() {
+    return CONFIG;
   }
 
   /** Acquires, fills and commits a prompt, and releases it: its blocks are cached. */

@@ -2,63 +2,18 @@ package io.kvtier.cabi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The entry points as the C side calls them: primitive handles and native addresses. */
-class CAbiTest {
+class CAbiTest extends CAbiFixture {
   private static final String CONFIG =
       "layout.page_bytes=512\nlayout.tokens_per_block=16\ntier.dram.capacity=256k\n";
 
-  private Arena arena;
-  private int handlesBefore;
-  private long cache;
-  private long ns;
-
-  @BeforeEach
-  void open() {
-    arena = Arena.ofConfined();
-    handlesBefore = CAbi.liveHandles();
-    cache = CAbi.cacheCreate(str(CONFIG), len(CONFIG));
-    assertThat(cache).as(CAbi.lastError()).isPositive();
-    ns = CAbi.namespaceOpen(cache, str("m"), 1, 0, 0);
-    assertThat(ns).isPositive();
-  }
-
-  @AfterEach
-  void close() {
-    if (cache != 0) {
-      assertThat(CAbi.cacheDestroy(cache)).isEqualTo(Status.OK);
-    }
-    assertThat(CAbi.liveHandles()).as("handles leaked").isEqualTo(handlesBefore);
-    arena.close();
-  }
-
-  private long str(String s) {
-    return arena.allocateFrom(s).address();
-  }
-
-  private static int len(String s) {
-    return s.getBytes(StandardCharsets.UTF_8).length;
-  }
-
-  private MemorySegment tokens(int n, int seed) {
-    MemorySegment m = arena.allocate(ValueLayout.JAVA_INT, Math.max(n, 1));
-    for (int i = 0; i < n; i++) {
-      m.setAtIndex(ValueLayout.JAVA_INT, i, seed * 100_000 + i);
-    }
-    return m;
-  }
-
-  private long acquire(MemorySegment tok, int n) {
-    long lease = CAbi.acquire(cache, ns, 0, 0, tok.address(), n, 0);
-    assertThat(lease).as(CAbi.lastError()).isPositive();
-    return lease;
+  @Override
+  String config() {
+    return CONFIG;
   }
 
   @Test
