@@ -244,6 +244,46 @@ static int kvt_plan(const kvt_hbm_region *r, int direction, const uint64_t *bloc
   return KVT_HBM_OK;
 }
 
+/*
+ * Issues one planned copy on a stream: bytes [offset, offset + bytes) of each of n pages, in
+ * `direction`. Each build defines it; the copy entry points below are the same in both.
+ */
+static int kvt_build_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
+                          const uint64_t *blocks, const uint64_t *other, uint32_t n,
+                          uint64_t offset, uint64_t bytes);
+
+KVT_HBM_EXPORT int kvt_hbm_copy_h2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
+                                    const uint64_t *blocks, const uint64_t *host, uint32_t n,
+                                    uint64_t bytes) {
+  return kvt_build_copy(s, r, KVT_H2D, blocks, host, n, 0, bytes);
+}
+
+KVT_HBM_EXPORT int kvt_hbm_copy_d2h(kvt_hbm_stream *s, const kvt_hbm_region *r,
+                                    const uint64_t *blocks, const uint64_t *host, uint32_t n,
+                                    uint64_t bytes) {
+  return kvt_build_copy(s, r, KVT_D2H, blocks, host, n, 0, bytes);
+}
+
+KVT_HBM_EXPORT int kvt_hbm_copy_h2d_range(kvt_hbm_stream *s, const kvt_hbm_region *r,
+                                          const uint64_t *blocks, const uint64_t *host,
+                                          uint32_t n, uint64_t offset, uint64_t bytes) {
+  return kvt_build_copy(s, r, KVT_H2D, blocks, host, n, offset, bytes);
+}
+
+KVT_HBM_EXPORT int kvt_hbm_copy_d2h_range(kvt_hbm_stream *s, const kvt_hbm_region *r,
+                                          const uint64_t *blocks, const uint64_t *host,
+                                          uint32_t n, uint64_t offset, uint64_t bytes) {
+  return kvt_build_copy(s, r, KVT_D2H, blocks, host, n, offset, bytes);
+}
+
+KVT_HBM_EXPORT int kvt_hbm_copy_d2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
+                                    const uint64_t *from, const uint64_t *to, uint32_t n) {
+  if (r == NULL) {
+    return kvt_fail(KVT_HBM_E_INVALID, "copy_d2d: null region");
+  }
+  return kvt_build_copy(s, r, KVT_D2D, from, to, n, 0, r->segment_bytes * r->segments);
+}
+
 #define KVT_API_TABLE                                                                            \
   {                                                                                              \
     kvt_hbm_abi_version, kvt_hbm_variant, kvt_hbm_strerror, kvt_hbm_last_error,                  \

@@ -512,9 +512,10 @@ KVT_HBM_EXPORT int kvt_hbm_stream_set_delay(kvt_hbm_stream *s, uint64_t nanos) {
   return KVT_HBM_OK;
 }
 
-static int emu_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
-                    const uint64_t *blocks, const uint64_t *other, uint32_t n, uint64_t offset,
-                    uint64_t bytes) {
+/* The build's copy (declared in kvtier_hbm_common.h, which defines the copy entry points). */
+static int kvt_build_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
+                          const uint64_t *blocks, const uint64_t *other, uint32_t n, uint64_t offset,
+                          uint64_t bytes) {
   if (s == NULL) {
     return kvt_fail(KVT_HBM_E_INVALID, "copy: null stream");
   }
@@ -537,38 +538,6 @@ static int emu_copy(kvt_hbm_stream *s, const kvt_hbm_region *r, int direction,
   op->pieces = pieces;
   op->count = count;
   return emu_submit(s, op);
-}
-
-KVT_HBM_EXPORT int kvt_hbm_copy_h2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
-                                    const uint64_t *blocks, const uint64_t *host, uint32_t n,
-                                    uint64_t bytes) {
-  return emu_copy(s, r, KVT_H2D, blocks, host, n, 0, bytes);
-}
-
-KVT_HBM_EXPORT int kvt_hbm_copy_d2h(kvt_hbm_stream *s, const kvt_hbm_region *r,
-                                    const uint64_t *blocks, const uint64_t *host, uint32_t n,
-                                    uint64_t bytes) {
-  return emu_copy(s, r, KVT_D2H, blocks, host, n, 0, bytes);
-}
-
-KVT_HBM_EXPORT int kvt_hbm_copy_h2d_range(kvt_hbm_stream *s, const kvt_hbm_region *r,
-                                          const uint64_t *blocks, const uint64_t *host,
-                                          uint32_t n, uint64_t offset, uint64_t bytes) {
-  return emu_copy(s, r, KVT_H2D, blocks, host, n, offset, bytes);
-}
-
-KVT_HBM_EXPORT int kvt_hbm_copy_d2h_range(kvt_hbm_stream *s, const kvt_hbm_region *r,
-                                          const uint64_t *blocks, const uint64_t *host,
-                                          uint32_t n, uint64_t offset, uint64_t bytes) {
-  return emu_copy(s, r, KVT_D2H, blocks, host, n, offset, bytes);
-}
-
-KVT_HBM_EXPORT int kvt_hbm_copy_d2d(kvt_hbm_stream *s, const kvt_hbm_region *r,
-                                    const uint64_t *from, const uint64_t *to, uint32_t n) {
-  if (r == NULL) {
-    return kvt_fail(KVT_HBM_E_INVALID, "copy_d2d: null region");
-  }
-  return emu_copy(s, r, KVT_D2D, from, to, n, 0, r->segment_bytes * r->segments);
 }
 
 KVT_HBM_EXPORT int kvt_hbm_copy_raw(kvt_hbm_stream *s, uint64_t dst, uint64_t src, uint64_t bytes,
