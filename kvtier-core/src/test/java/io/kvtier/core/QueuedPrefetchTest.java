@@ -242,28 +242,7 @@ class QueuedPrefetchTest {
         KvCache.builder()
             .layout(LAYOUT)
             .tier(DramTier.offHeap("hbm", (long) PAGE * 32))
-            .tier(
-                new io.kvtier.spi.TierSpec() {
-                  @Override
-                  public String name() {
-                    return lower.name();
-                  }
-
-                  @Override
-                  public io.kvtier.spi.TierKind kind() {
-                    return io.kvtier.spi.TierKind.DRAM;
-                  }
-
-                  @Override
-                  public long capacityBytes() {
-                    return (long) PAGE * TransferEngineTest.PAGES;
-                  }
-
-                  @Override
-                  public io.kvtier.spi.PageStore open(int pageBytes) {
-                    return lower;
-                  }
-                })
+            .tier(lower.spec())
             .retention(RetentionPolicy.none())
             .ticker(ticker)
             .build();

@@ -72,6 +72,32 @@ class TransferEngineTest {
       this.addressable = addressable;
     }
 
+    /** A DRAM tier spec whose store is this one. */
+    TierSpec spec() {
+      Instrumented store = this;
+      return new TierSpec() {
+        @Override
+        public String name() {
+          return store.name();
+        }
+
+        @Override
+        public TierKind kind() {
+          return TierKind.DRAM;
+        }
+
+        @Override
+        public long capacityBytes() {
+          return (long) PAGE * PAGES;
+        }
+
+        @Override
+        public PageStore open(int pageBytes) {
+          return store;
+        }
+      };
+    }
+
     /** A store that, like the HBM tier, has no host addresses and moves whole batches. */
     static Instrumented device(String name) {
       Instrumented s = new Instrumented(name, false);
@@ -294,29 +320,7 @@ class TransferEngineTest {
 
   Tier tier(int ordinal, Instrumented store) {
     toClose.add(store);
-    TierSpec spec =
-        new TierSpec() {
-          @Override
-          public String name() {
-            return store.name();
-          }
-
-          @Override
-          public TierKind kind() {
-            return TierKind.DRAM;
-          }
-
-          @Override
-          public long capacityBytes() {
-            return (long) PAGE * PAGES;
-          }
-
-          @Override
-          public PageStore open(int pageBytes) {
-            return store;
-          }
-        };
-    return new Tier(ordinal, spec, store);
+    return new Tier(ordinal, store.spec(), store);
   }
 
   TransferEngine engine(long maxBytesInFlight) {
