@@ -458,9 +458,7 @@ public final class HbmPageStore implements PageStore {
   public CompletableFuture<Void> writeAsync(
       long[] slotIds, MemorySegment[] srcs, Executor executor) {
     long[] s = checkSlots(slotIds, true);
-    Batch b = hostBatch(srcs, s.length, false);
-    return publish(
-        submit(in, HbmNative.H2D, s, b.addresses, s.length, b.bytes, b.staging), executor);
+    return transfer(true, s, hostBatch(srcs, s.length, false), 0, executor);
   }
 
   /**
@@ -500,9 +498,7 @@ public final class HbmPageStore implements PageStore {
   public CompletableFuture<Void> readAsync(
       long[] slotIds, MemorySegment[] dsts, Executor executor) {
     long[] s = checkSlots(slotIds, false);
-    Batch b = hostBatch(dsts, s.length, true);
-    return publish(
-        submit(out, HbmNative.D2H, s, b.addresses, s.length, b.bytes, b.staging), executor);
+    return transfer(false, s, hostBatch(dsts, s.length, true), 0, executor);
   }
 
   /**
@@ -547,10 +543,8 @@ public final class HbmPageStore implements PageStore {
   public CompletableFuture<Void> writePagesAsync(
       long[] slotIds, MemorySegment[] pages, long offset, long length) {
     long[] s = checkSlots(slotIds, true);
-    Batch b = rangeBatch(pages, s.length, offset, length, false);
-    return publish(
-        submit(in, HbmNative.H2D, s, b.addresses, s.length, offset, length, b.staging),
-        completions);
+    return transfer(
+        true, s, rangeBatch(pages, s.length, offset, length, false), offset, completions);
   }
 
   /**
@@ -568,10 +562,8 @@ public final class HbmPageStore implements PageStore {
   public CompletableFuture<Void> readPagesAsync(
       long[] slotIds, MemorySegment[] pages, long offset, long length) {
     long[] s = checkSlots(slotIds, false);
-    Batch b = rangeBatch(pages, s.length, offset, length, true);
-    return publish(
-        submit(out, HbmNative.D2H, s, b.addresses, s.length, offset, length, b.staging),
-        completions);
+    return transfer(
+        false, s, rangeBatch(pages, s.length, offset, length, true), offset, completions);
   }
 
   /**
@@ -939,6 +931,25 @@ public final class HbmPageStore implements PageStore {
       }
       throw e;
     }
+  }
+
+  /**
+   * One copy of bytes {@code [offset, offset + b.bytes)} of each page between the slots and a host
+   * batch, on the stream of its direction, completing on {@code executor}.
+   */
+  private CompletableFuture<Void> transfer(
+      boolean toDevice, long[] slotIds, Batch b, long offset, Executor executor) {
+    return publish(
+        submit(
+            toDevice ? in : out,
+            toDevice ? HbmNative.H2D : HbmNative.D2H,
+            slotIds,
+            b.addresses,
+            slotIds.length,
+            offset,
+            b.bytes,
+            b.staging),
+        executor);
   }
 
   /** Host addresses and byte count of a batch, staging heap segments through native memory. */
