@@ -154,6 +154,31 @@ public interface KvCache extends AutoCloseable {
   }
 
   /**
+   * Tells the cache which requests wait in the engine's queue, in the order it will schedule them,
+   * so that the cache keeps what they are about to use (CachedAttention's scheduler-aware eviction:
+   * the KV of the jobs in the look-ahead window stays in the fast tier). Call it whenever the queue
+   * changes, before {@link #prefetch(Request)} for the requests nearest the head.
+   *
+   * <p>The cache holds the cached prefixes of the leading requests, head first and shared blocks
+   * once, up to a quarter of the top tier's pages. A held block is evicted from no tier; a prefetch
+   * of a request whose cached prefix is held does not yield to recent traffic: it takes the pages
+   * the eviction policy offers, as the request's own onboarding would a moment later. Each call
+   * replaces the previous hold, and an empty list releases it. The hold gives way, from its last
+   * block, when a lease's allocation in the top tier finds nothing else to evict (after pause and
+   * warm-prefix pins): it never makes a request fail for pages. A request that is acquired while
+   * held simply finds its prefix; the next call drops it from the hold.
+   *
+   * @param waiting the waiting requests, head first, as they will be acquired
+   * @return the blocks now held: 0 for a cache with one tier, or when nothing waiting is cached
+   * @throws KvTierException if the cache is closed or a request's namespace does not fit it; the
+   *     previous hold is then unchanged
+   * @throws NullPointerException if the list or a request in it is null
+   */
+  default int holdQueue(List<Request> waiting) {
+    return 0;
+  }
+
+  /**
    * What the prefetch policy's copies did so far: pages copied up, used, wasted (evicted unused)
    * and skipped.
    *

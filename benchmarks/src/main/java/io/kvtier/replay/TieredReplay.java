@@ -1120,6 +1120,10 @@ public final class TieredReplay {
           continue;
         }
         int i = queue.pollFirst();
+        if (engine.prefetchQueued()) {
+          // The engine takes the head: the hold and the look-ahead window move past it.
+          prefetchQueue(queue, sessionOf, head);
+        }
         double start = head;
         double wait = start - arrival(i);
         if (wait > 0) {
@@ -1201,11 +1205,27 @@ public final class TieredReplay {
     }
 
     /**
-     * Offers the first {@link #LOOK_AHEAD} queued requests, head first, to {@link
-     * KvCache#prefetch(Request)} at time {@code now}: what is up already costs nothing, and the
-     * head gets the room under the prefetch cap first (CachedAttention's look-ahead window).
+     * Tells the cache the first {@link #LOOK_AHEAD} queued requests ({@link KvCache#holdQueue}),
+     * then offers them, head first, to {@link KvCache#prefetch(Request)} at time {@code now}: what
+     * is up already costs nothing, and the head gets the room first (CachedAttention's look-ahead
+     * window).
      */
     void prefetchQueue(java.util.ArrayDeque<Integer> queue, Session[] sessionOf, double now) {
+      List<Request> waiting = new ArrayList<>(LOOK_AHEAD);
+      for (int i : queue) {
+        if (waiting.size() == LOOK_AHEAD) {
+          break;
+        }
+        waiting.add(
+            ReferenceReplay.request(
+                trace,
+                i,
+                driver.namespace(i),
+                driver.salt(i),
+                trace.blocks(i).length,
+                sessionOf[i]));
+      }
+      cache.holdQueue(waiting);
       int k = 0;
       for (int i : queue) {
         if (k++ == LOOK_AHEAD) {

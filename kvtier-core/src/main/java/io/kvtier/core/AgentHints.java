@@ -175,6 +175,9 @@ final class AgentHints implements PrefetchContext {
   private long prefetchSkipped;
   private final List<CompletableFuture<Void>> prefetchCopies = new ArrayList<>();
 
+  /** While a prefetch allocates. */
+  private boolean prefetching;
+
   /** While a yielding prefetch allocates: it evicts only blocks last used before this. */
   private long prefetchColdBefore = Long.MIN_VALUE;
 
@@ -580,8 +583,9 @@ final class AgentHints implements PrefetchContext {
   /**
    * {@link io.kvtier.KvCache#prefetch(io.kvtier.Request)}: copies the lower-tier part of a queued
    * request's matched prefix ({@code chain}, root first, just marked used) up, yielding to blocks
-   * used at or after {@code coldBefore} (the call's time) and within the queue's larger cap;
-   * charged as the request would be. Returns the blocks whose copies started.
+   * used at or after {@code coldBefore} (the call's time) and within the queue's larger cap, or,
+   * with {@link Long#MAX_VALUE} (a prefix the queue's hold covers), taking what the eviction policy
+   * offers; charged as the request would be. Returns the blocks whose copies started.
    */
   int promoteQueued(int[] chain, String sessionId, long salt, long coldBefore) {
     if (cache.isClosed()) {
@@ -667,6 +671,7 @@ final class AgentHints implements PrefetchContext {
       index.pin(deepestUp);
     }
     prefetchColdBefore = yields ? coldBefore : Long.MIN_VALUE;
+    prefetching = true;
     truncated = 0;
     int started = 0;
     try {
@@ -698,6 +703,7 @@ final class AgentHints implements PrefetchContext {
           });
     } finally {
       prefetchColdBefore = Long.MIN_VALUE;
+      prefetching = false;
       if (deepestUp != NONE) {
         index.unpin(deepestUp);
       }
@@ -720,6 +726,11 @@ final class AgentHints implements PrefetchContext {
       prefetchPages++;
     }
     cache.pages.release(h);
+  }
+
+  /** Whether a prefetch's allocation is under way: then no pin gives way for it. */
+  boolean prefetching() {
+    return prefetching;
   }
 
   /**
