@@ -140,6 +140,7 @@ class QueuedPrefetchTest {
     run(cache, prompt);
     run(cache, seq(50_000, 16 * T));
     assertThat(cache.prefetch(Request.of(NS, prompt))).isZero();
+    assertThat(cache.holdQueue(List.of(Request.of(NS, prompt)))).isZero();
   }
 
   @Test
@@ -220,6 +221,103 @@ class QueuedPrefetchTest {
     cache.close();
     assertThatThrownBy(() -> cache.prefetch(Request.of(NS, prompt)))
         .isInstanceOf(CacheClosedException.class);
+  }
+
+  // ---------------------------------------------------------------- the queue's hold
+
+  @Test
+  void aHeldPrefix_staysOnTopUnderPressure_untilTheHoldIsReleased() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] queued = seq(1_000, 4 * T);
+    run(cache, queued);
+    assertThat(cache.holdQueue(List.of(Request.of(NS, queued)))).isEqualTo(4);
+    run(cache, seq(10_000, 12 * T));
+    run(cache, seq(20_000, 12 * T)); // the oldest blocks on top are the held ones
+    assertThat(cache.probe(NS, queued).blocksPerTier()[0]).isEqualTo(4);
+    assertThat(cache.probe(NS, seq(10_000, 12 * T)).blocksPerTier()[0]).isZero();
+
+    assertThat(cache.holdQueue(List.of())).isZero();
+    run(cache, seq(30_000, 12 * T));
+    assertThat(cache.probe(NS, queued).blocksPerTier()[0])
+        .as("released: oldest goes first")
+        .isZero();
+    assertThat(cache.probe(NS, queued).matchedBlocks()).as("demoted, not lost").isEqualTo(4);
+  }
+
+  @Test
+  void theHold_isHeadFirst_sharedBlocksOnce_andAQuarterOfTheTopTier() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] a = seq(1_000, 3 * T);
+    int[] b = seq(2_000, 3 * T);
+    run(cache, a);
+    run(cache, b);
+    assertThat(cache.holdQueue(List.of(Request.of(NS, a), Request.of(NS, a), Request.of(NS, b))))
+        .as("a's 3 blocks once, then b's first: 16 / 4 pages")
+        .isEqualTo(4);
+    run(cache, seq(10_000, 12 * T)); // 10 free pages, then two evictions: b's unheld blocks
+    assertThat(cache.probe(NS, a).blocksPerTier()[0]).isEqualTo(3);
+    assertThat(cache.probe(NS, b).blocksPerTier()[0]).isEqualTo(1);
+    assertThat(cache.probe(NS, b).matchedBlocks()).isEqualTo(3);
+  }
+
+  @Test
+  void aHeldRequestsPrefetch_doesNotYield_toOtherQueuedRequestsUnusedPages() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] first = seq(1_000, 8 * T);
+    int[] second = seq(2_000, 8 * T);
+    int[] third = seq(3_000, 4 * T);
+    cachedBelow(cache, 16, third, first, second);
+    ticker.advance(Duration.ofMillis(10));
+    assertThat(cache.prefetch(Request.of(NS, first))).isEqualTo(8);
+    assertThat(cache.prefetch(Request.of(NS, second))).isEqualTo(8);
+    cache.prefetchesLanded().join();
+    // As in aLaterQueuedRequest_doesNotTakeTheEarlierOnesPages, the third would get nothing; the
+    // engine now says it runs first.
+    ticker.advance(Duration.ofMillis(10));
+    assertThat(cache.holdQueue(List.of(Request.of(NS, third)))).isEqualTo(4);
+    assertThat(cache.prefetch(Request.of(NS, third))).isEqualTo(4);
+    cache.prefetchesLanded().join();
+    assertThat(cache.probe(NS, third).blocksPerTier()[0]).isEqualTo(4);
+    assertThat(cache.probe(NS, first).matchedBlocks() + cache.probe(NS, second).matchedBlocks())
+        .as("what gave way stays below")
+        .isEqualTo(16);
+  }
+
+  @Test
+  void theHold_givesWay_toALeaseThatNeedsItsPages() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] queued = seq(1_000, 4 * T);
+    run(cache, queued);
+    assertThat(cache.holdQueue(List.of(Request.of(NS, queued)))).isEqualTo(4);
+    int[] big = seq(50_000, 16 * T);
+    run(cache, big); // needs every page of the top tier
+    assertThat(cache.probe(NS, big).blocksPerTier()[0]).isEqualTo(16);
+    assertThat(cache.probe(NS, queued).blocksPerTier()[0]).isZero();
+    assertThat(cache.probe(NS, queued).matchedBlocks()).isEqualTo(4);
+    assertThat(cache.holdQueue(List.of())).isZero();
+  }
+
+  @Test
+  void holdQueue_refusesBadInput_andKeepsThePreviousHold() throws Exception {
+    KvCache cache = twoTiers(16);
+    int[] queued = seq(1_000, 4 * T);
+    run(cache, queued);
+    assertThat(cache.holdQueue(List.of(Request.of(NS, queued)))).isEqualTo(4);
+    Namespace other = Namespace.of("model", KvLayout.ofPageBytes(2 * T, PAGE));
+    assertThatThrownBy(
+            () ->
+                cache.holdQueue(
+                    List.of(Request.of(NS, seq(5, T)), Request.of(other, seq(1, 2 * T)))))
+        .isInstanceOf(KvTierException.class);
+    assertThatThrownBy(() -> cache.holdQueue(null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> cache.holdQueue(java.util.Arrays.asList((Request) null)))
+        .isInstanceOf(NullPointerException.class);
+    run(cache, seq(10_000, 12 * T));
+    run(cache, seq(20_000, 12 * T));
+    assertThat(cache.probe(NS, queued).blocksPerTier()[0]).as("still held").isEqualTo(4);
+    ((KvCacheImpl) cache).checkInvariants();
+    cache.close();
+    assertThatThrownBy(() -> cache.holdQueue(List.of())).isInstanceOf(CacheClosedException.class);
   }
 
   /** The slot in tier 1 of the first block of a cached prompt. */

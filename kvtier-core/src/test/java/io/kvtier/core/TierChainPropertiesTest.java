@@ -85,7 +85,8 @@ class TierChainPropertiesTest {
     CORRUPT,
     FAIL_WRITES,
     FAIL_READS,
-    PREFETCH
+    PREFETCH,
+    HOLD
   }
 
   record Op(Kind kind, int a, int b, int c) {}
@@ -107,7 +108,8 @@ class TierChainPropertiesTest {
             Tuple.of(3, Kind.CORRUPT),
             Tuple.of(1, Kind.FAIL_WRITES),
             Tuple.of(1, Kind.FAIL_READS),
-            Tuple.of(4, Kind.PREFETCH));
+            Tuple.of(4, Kind.PREFETCH),
+            Tuple.of(3, Kind.HOLD));
     Arbitrary<Integer> n =
         Arbitraries.integers().between(0, 9999).withDistribution(RandomDistribution.uniform());
     return Combinators.combine(kind, n, n, n)
@@ -319,6 +321,21 @@ class TierChainPropertiesTest {
           int[] tok = tokens(a, b);
           int cached = cache.probe(NS, tok, salt).matchedBlocks();
           assertThat(cache.prefetch(Request.of(NS, tok).salt(salt))).isBetween(0, cached);
+        }
+        case HOLD -> {
+          // The engine's queue changes: up to three waiting requests (none releases the hold).
+          // The hold never exceeds what they have cached, and the checks after every operation
+          // (pins among them) hold.
+          List<Request> waiting = new ArrayList<>();
+          int cached = 0;
+          int[] from = {a, b, c};
+          for (int k = 0; k < c % 4; k++) {
+            long salt = SALTS[(from[k] / 7) % SALTS.length];
+            int[] tok = tokens(from[k], from[(k + 1) % 3]);
+            cached += cache.probe(NS, tok, salt).matchedBlocks();
+            waiting.add(Request.of(NS, tok).salt(salt));
+          }
+          assertThat(cache.holdQueue(waiting)).isBetween(0, cached);
         }
         case ONBOARD, ONBOARD_GATED -> {
           Tracked t = pick(a);
