@@ -65,7 +65,7 @@ static struct {
   jmethodID acquire, lease_cached_tokens, lease_token_count, lease_committed_tokens,
       lease_block_count, lease_block_table, lease_onboard, lease_arriving_table, lease_extend,
       lease_append, lease_commit, lease_release;
-  jmethodID probe, prefetch, events, stats, bench;
+  jmethodID probe, prefetch, hold_queue, events, stats, bench;
 } M;
 
 static const struct {
@@ -103,6 +103,7 @@ static const struct {
     {offsetof(__typeof__(M), lease_release), "leaseRelease", "(J)I"},
     {offsetof(__typeof__(M), probe), "probe", "(JJJJIJI)I"},
     {offsetof(__typeof__(M), prefetch), "prefetch", "(JJJJJI)I"},
+    {offsetof(__typeof__(M), hold_queue), "holdQueue", "(JJIJJJ)I"},
     {offsetof(__typeof__(M), events), "events", "(JJJIJJ)I"},
     {offsetof(__typeof__(M), stats), "stats", "(JJ)I"},
     {offsetof(__typeof__(M), bench), "benchJavaAcquireRelease", "(JJJII)J"},
@@ -673,6 +674,22 @@ int kvtier_prefetch(kvtier_cache *cache, kvtier_namespace *ns, kvtier_session *s
   jint r = (*env)->CallStaticIntMethod(env, g_cls, M.prefetch, HANDLE(cache), HANDLE(ns),
                                        HANDLE(session), (jlong)salt, PTR(tokens), (jint)n_tokens);
   return done_int(env, r, out_started);
+}
+
+int kvtier_hold_queue(kvtier_cache *cache, kvtier_namespace *ns, int32_t n_requests,
+                      const uint64_t *salts, const int32_t *tokens, const int32_t *offsets,
+                      int32_t *out_held) {
+  REQUIRE(n_requests >= 0, "n_requests must not be negative, was %d", (int)n_requests);
+  REQUIRE(offsets != NULL || n_requests == 0, "offsets is NULL but n_requests is %d",
+          (int)n_requests);
+  REQUIRE(tokens != NULL || n_requests == 0, "tokens is NULL but n_requests is %d",
+          (int)n_requests);
+  /* The offsets' values (offsets[0] == 0, non-decreasing) are checked on the Java side, which
+   * reads them anyway, before anything changes. */
+  ENV(env);
+  jint r = (*env)->CallStaticIntMethod(env, g_cls, M.hold_queue, HANDLE(cache), HANDLE(ns),
+                                       (jint)n_requests, PTR(salts), PTR(tokens), PTR(offsets));
+  return done_int(env, r, out_held);
 }
 
 int kvtier_events_poll(kvtier_cache *cache, uint64_t from_seq, kvtier_event *events,

@@ -2,7 +2,8 @@
  * Misuse of the C ABI must come back as status codes, never as a crash: NULL pointers, negative
  * lengths, forged, foreign, stale and double-released handles, a destroyed cache, buffers that are
  * too small, threads that attach and exit, and two threads releasing one lease at once; and, on a
- * cache of two tiers, onboarding (whole and layer by layer, polled, out of room) and prefetch.
+ * cache of two tiers, onboarding (whole and layer by layer, polled, out of room), prefetch and the
+ * queue's hold.
  * Prints "test_misuse: OK checks=N" last and exits 0 when every check holds.
  */
 #include "kvtier.h"
@@ -92,7 +93,7 @@ static void tiers_onboarding_and_prefetch(void) {
   uint64_t arriving[8], table[8];
 
   CHECK(strcmp(kvtier_status_name(KVTIER_ERR_TIMEOUT), "KVTIER_ERR_TIMEOUT") == 0);
-  CHECK(KVTIER_ABI_VERSION == 2);
+  CHECK(KVTIER_ABI_VERSION == 3);
   EXPECT(kvtier_cache_create(TWO_TIERS, &cache), KVTIER_OK);
   EXPECT(kvtier_namespace_open(cache, "llama", NULL, &ns), KVTIER_OK);
   EXPECT(kvtier_session_open(cache, "s-2", &session), KVTIER_OK);
@@ -191,6 +192,93 @@ static void tiers_onboarding_and_prefetch(void) {
   EXPECT(kvtier_lease_arriving_table(lease, table, 8, &n), KVTIER_ERR_CLOSED);
   EXPECT(kvtier_lease_release(lease), KVTIER_OK);
   EXPECT(kvtier_prefetch(cache, ns, NULL, 0, tokens, 64, &n), KVTIER_ERR_BAD_HANDLE);
+}
+
+/* The queue's hold on TWO_TIERS, where it takes at most a quarter of the 8 top pages: bad lengths,
+ * offsets and handles come back as codes and leave the previous hold, which keeps the held blocks
+ * on top under pressure until a call with no requests releases it. */
+static void tiers_queue_hold(void) {
+  kvtier_cache *cache = NULL, *one = NULL;
+  kvtier_namespace *ns = NULL, *one_ns = NULL;
+  int32_t held = -1, per_tier[2] = {-1, -1};
+  /* Request 0 is the prompt at 0 (4 blocks), request 1 tokens nobody ran. */
+  int32_t offsets[3] = {0, 64, 128};
+  int32_t not_from_0[3] = {16, 64, 128};
+  int32_t decreasing[3] = {0, 64, 32};
+  uint64_t unsalted[2] = {0, 0}, salted[2] = {7, 7};
+  struct timespec pause = {0, 5 * 1000 * 1000};
+
+  EXPECT(kvtier_cache_create(TWO_TIERS, &cache), KVTIER_OK);
+  EXPECT(kvtier_namespace_open(cache, "llama", NULL, &ns), KVTIER_OK);
+  EXPECT(kvtier_cache_create(TINY, &one), KVTIER_OK);
+  EXPECT(kvtier_namespace_open(one, "llama", NULL, &one_ns), KVTIER_OK);
+
+  /* Nothing cached: nothing held. No requests (NULL arrays allowed): the hold released. */
+  EXPECT(kvtier_hold_queue(cache, ns, 2, NULL, tokens, offsets, &held), KVTIER_OK);
+  CHECK(held == 0);
+  held = -1;
+  EXPECT(kvtier_hold_queue(cache, ns, 0, NULL, NULL, NULL, &held), KVTIER_OK);
+  CHECK(held == 0);
+
+  fill(cache, ns, 0, 64);
+  held = -1;
+  EXPECT(kvtier_hold_queue(cache, ns, 2, salted, tokens, offsets, &held), KVTIER_OK);
+  CHECK(held == 0); /* cached unsalted only */
+  EXPECT(kvtier_hold_queue(cache, ns, 2, unsalted, tokens, offsets, &held), KVTIER_OK);
+  CHECK(held == 2); /* a quarter of 8 pages: the prompt's first two blocks */
+  EXPECT(kvtier_hold_queue(cache, ns, 2, NULL, tokens, offsets, NULL), KVTIER_OK);
+
+  /* Misuse: every call fails and the hold stays. */
+  EXPECT(kvtier_hold_queue(cache, ns, -1, NULL, tokens, offsets, &held),
+         KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_hold_queue(cache, ns, 2, NULL, tokens, NULL, &held), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_hold_queue(cache, ns, 2, NULL, NULL, offsets, &held), KVTIER_ERR_INVALID_ARGUMENT);
+  EXPECT(kvtier_hold_queue(cache, ns, 2, NULL, tokens, not_from_0, &held),
+         KVTIER_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(kvtier_last_error(), "offsets[0]") != NULL);
+  EXPECT(kvtier_hold_queue(cache, ns, 2, NULL, tokens, decreasing, &held),
+         KVTIER_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(kvtier_last_error(), "decrease") != NULL);
+  EXPECT(kvtier_hold_queue(NULL, ns, 0, NULL, NULL, NULL, &held), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_hold_queue(cache, NULL, 0, NULL, NULL, NULL, &held), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_hold_queue(NULL, ns, 2, NULL, tokens, offsets, &held), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_hold_queue(cache, NULL, 2, NULL, tokens, offsets, &held), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_hold_queue((kvtier_cache *)ns, ns, 0, NULL, NULL, NULL, &held),
+         KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_hold_queue(cache, (kvtier_namespace *)cache, 0, NULL, NULL, NULL, &held),
+         KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_hold_queue((kvtier_cache *)(uintptr_t)0xdeadbeefcafeULL, ns, 2, NULL, tokens,
+                           offsets, &held),
+         KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_hold_queue(cache, one_ns, 0, NULL, NULL, NULL, &held), KVTIER_ERR_BAD_HANDLE);
+  CHECK(strstr(kvtier_last_error(), "another cache") != NULL);
+
+  /* One tier: nothing is held. */
+  fill(one, one_ns, 0, 64);
+  held = -1;
+  EXPECT(kvtier_hold_queue(one, one_ns, 2, NULL, tokens, offsets, &held), KVTIER_OK);
+  CHECK(held == 0);
+
+  /* Pressure of 6 blocks, twice: the held blocks stay on top, the rest of the prompt goes down. */
+  nanosleep(&pause, NULL);
+  fill(cache, ns, 128, 96);
+  nanosleep(&pause, NULL);
+  fill(cache, ns, 224, 96);
+  where(cache, ns, 0, 64, per_tier);
+  CHECK(per_tier[0] == 2 && per_tier[1] == 2);
+  held = -1;
+  EXPECT(kvtier_hold_queue(cache, ns, 0, NULL, NULL, NULL, &held), KVTIER_OK);
+  CHECK(held == 0);
+  nanosleep(&pause, NULL);
+  fill(cache, ns, 320, 96);
+  where(cache, ns, 0, 64, per_tier);
+  CHECK(per_tier[0] == 0 && per_tier[1] == 4); /* released: the oldest went down */
+
+  EXPECT(kvtier_cache_destroy(one), KVTIER_OK);
+  EXPECT(kvtier_hold_queue(one, one_ns, 0, NULL, NULL, NULL, &held), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_cache_destroy(cache), KVTIER_OK);
+  EXPECT(kvtier_hold_queue(cache, ns, 2, NULL, tokens, offsets, &held), KVTIER_ERR_BAD_HANDLE);
+  EXPECT(kvtier_hold_queue(cache, ns, 0, NULL, NULL, NULL, &held), KVTIER_ERR_BAD_HANDLE);
 }
 
 static void *attach_and_exit(void *arg) {
@@ -401,6 +489,7 @@ int main(void) {
   EXPECT(kvtier_stats_get(other, &st), KVTIER_ERR_BAD_HANDLE);
 
   tiers_onboarding_and_prefetch();
+  tiers_queue_hold();
 
   EXPECT(kvtier_session_end(session), KVTIER_OK);
   EXPECT(kvtier_session_end(session), KVTIER_ERR_BAD_HANDLE);

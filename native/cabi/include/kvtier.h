@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /** Version of the functions and struct layouts below; kvtier_abi_version() returns it. */
-#define KVTIER_ABI_VERSION 2
+#define KVTIER_ABI_VERSION 3
 
 /* ------------------------------------------------------------------------------------------------
  * Status codes
@@ -293,6 +293,31 @@ KVTIER_API int kvtier_probe(kvtier_cache *cache, kvtier_namespace *ns, uint64_t 
 KVTIER_API int kvtier_prefetch(kvtier_cache *cache, kvtier_namespace *ns, kvtier_session *session,
                                uint64_t salt, const int32_t *tokens, int32_t n_tokens,
                                int32_t *out_started);
+
+/**
+ * The engine's waiting queue changed: holds the cached prefixes of its leading requests in the
+ * cache, so that what they are about to use is not pushed down before they run. The requests come
+ * head first, in the order the engine will schedule them; the hold takes their cached blocks head
+ * first, a block that several requests share once, up to a quarter of the top tier's pages. A held
+ * block is evicted from no tier, and a kvtier_prefetch of a request whose cached prefix is held does
+ * not yield to recent traffic: it takes the pages the eviction policy offers, as the request's own
+ * onboarding would. Each call replaces the previous hold; n_requests == 0 releases it. The hold
+ * gives way, from its last block, when a lease's allocation in the top tier finds nothing else to
+ * evict: it never makes a request fail for pages. A request acquired while held simply finds its
+ * prefix; the next call, without it, drops it from the hold. Call it whenever the queue changes,
+ * before kvtier_prefetch for the requests nearest the head.
+ *
+ * Request i is tokens[offsets[i] .. offsets[i+1]) in namespace ns, salted with salts[i] (salts may
+ * be NULL: no salt for any); offsets has n_requests + 1 entries, offsets[0] == 0, non-decreasing.
+ * With n_requests == 0, tokens, offsets and salts may be NULL. Everything is read and checked
+ * before the hold changes: on any error (KVTIER_ERR_INVALID_ARGUMENT for bad lengths or offsets,
+ * KVTIER_ERR_BAD_HANDLE for the handles, as kvtier_prefetch's) the previous hold stays as it was.
+ * The arrays are free again when the call returns. out_held (may be NULL) receives the blocks now
+ * held: 0 for a cache with one tier, or when nothing waiting is cached.
+ */
+KVTIER_API int kvtier_hold_queue(kvtier_cache *cache, kvtier_namespace *ns, int32_t n_requests,
+                                 const uint64_t *salts, const int32_t *tokens,
+                                 const int32_t *offsets, int32_t *out_held);
 
 /* ------------------------------------------------------------------------------------------------
  * Events: sequence-numbered Stored / Removed / Moved / Cleared

@@ -581,7 +581,10 @@ public final class CAbi {
     return s;
   }
 
-  /** The request that {@link #acquire} and {@link #prefetch} make of their arguments. */
+  /**
+   * The request that {@link #acquire}, {@link #prefetch} and {@link #holdQueue} make of their
+   * arguments.
+   */
   private static Request request(NamespaceEntry ns, SessionEntry s, long salt, int[] tokens) {
     Request r = Request.of(ns.ns, tokens);
     if (s != null) {
@@ -957,7 +960,7 @@ public final class CAbi {
     }
   }
 
-  // -------------------------------------------------------- router, prefetch, events, stats
+  // ------------------------------------------- router, prefetch, queue hold, events, stats
 
   /**
    * Starts copying the part of a queued request's cached prefix that only lower tiers hold into the
@@ -987,6 +990,89 @@ public final class CAbi {
         return c.cache.prefetch(request(ns, s, salt, tokens));
       } finally {
         ts.giveTokens(tokens);
+      }
+    } catch (Throwable t) {
+      return fail(t);
+    }
+  }
+
+  /**
+   * Tells the cache the engine's waiting queue, as {@link KvCache#holdQueue(List)} does: request
+   * {@code i} is {@code tokens[offsets[i] .. offsets[i+1])} in the namespace, salted with {@code
+   * salts[i]}. Every argument is read and checked before the cache is called, and the cache checks
+   * that it is open and the namespace fits before it drops the previous hold, so a failure leaves
+   * that hold as it was.
+   *
+   * @param cache the cache handle
+   * @param namespace a namespace handle of that cache
+   * @param n the waiting requests, head first; 0 releases the hold
+   * @param saltsAddr {@code uint64_t[n]} tenant salts, or 0 for none
+   * @param tokensAddr their token ids ({@code int32_t}), one request after the other; 0 if {@code
+   *     n} is 0
+   * @param offsetsAddr {@code int32_t[n + 1]}: where each request starts in the tokens, from 0,
+   *     non-decreasing, the last one where the last request ends; 0 if {@code n} is 0
+   * @return the blocks now held, or a negative status
+   */
+  public static int holdQueue(
+      long cache, long namespace, int n, long saltsAddr, long tokensAddr, long offsetsAddr) {
+    try {
+      CacheEntry c = cache(cache);
+      NamespaceEntry ns = namespace(namespace, c);
+      if (n < 0) {
+        throw new IllegalArgumentException("n_requests must not be negative, was " + n);
+      }
+      if (n == 0) {
+        return c.cache.holdQueue(List.of());
+      }
+      if (offsetsAddr == 0) {
+        throw new IllegalArgumentException("offsets is NULL but n_requests is " + n);
+      }
+      if (tokensAddr == 0) {
+        throw new IllegalArgumentException("tokens is NULL but n_requests is " + n);
+      }
+      MemorySegment offsets = at(offsetsAddr, (n + 1L) * Integer.BYTES);
+      int first = offsets.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, 0);
+      if (first != 0) {
+        throw new IllegalArgumentException("offsets[0] must be 0, was " + first);
+      }
+      for (int i = 0; i < n; i++) {
+        int from = offsets.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i);
+        int to = offsets.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i + 1L);
+        if (to < from) {
+          throw new IllegalArgumentException(
+              "offsets must not decrease: offsets["
+                  + i
+                  + "] is "
+                  + from
+                  + ", offsets["
+                  + (i + 1)
+                  + "] is "
+                  + to);
+        }
+      }
+      int total = offsets.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, n);
+      MemorySegment tokens = at(tokensAddr, (long) total * Integer.BYTES);
+      MemorySegment salts = saltsAddr == 0 ? null : at(saltsAddr, (long) n * Long.BYTES);
+      ThreadState ts = ThreadState.get();
+      Request[] waiting = new Request[n];
+      try {
+        for (int i = 0; i < n; i++) {
+          int from = offsets.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i);
+          int len = offsets.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i + 1L) - from;
+          int[] t = ts.takeTokens(len);
+          long salt = salts == null ? 0 : salts.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i);
+          waiting[i] = request(ns, null, salt, t);
+          MemorySegment.copy(
+              tokens, ValueLayout.JAVA_INT_UNALIGNED, (long) from * Integer.BYTES, t, 0, len);
+        }
+        return c.cache.holdQueue(List.of(waiting));
+      } finally {
+        // The hold keeps blocks, not requests: the arrays go back.
+        for (Request r : waiting) {
+          if (r != null) {
+            ts.giveTokens(r.tokens());
+          }
+        }
       }
     } catch (Throwable t) {
       return fail(t);

@@ -47,7 +47,7 @@ final class StructLayout {
   private StructLayout() {}
 
   /** Version of these layouts and of the entry points' signatures. */
-  static final int VERSION = 2;
+  static final int VERSION = 3;
 
   static final int EVENT_STORED = 1;
   static final int EVENT_REMOVED = 2;

@@ -15,8 +15,9 @@ package io.kvtier.cabi;
  *
  * <p>Ownership: a {@link io.kvtier.Request} keeps a reference to its array for the life of the
  * lease, so an array taken for an acquire belongs to the lease until it is released and only then
- * returns to a pool (the releasing thread's). Arrays taken for an append or a probe go back at the
- * end of the call, since the lease copies appended tokens and a probe keeps nothing.
+ * returns to a pool (the releasing thread's). Arrays taken for an append, a probe, a prefetch or a
+ * queue hold go back at the end of the call, since the lease copies appended tokens and the others
+ * keep nothing of the request.
  *
  * <h2>Concurrency</h2>
  *

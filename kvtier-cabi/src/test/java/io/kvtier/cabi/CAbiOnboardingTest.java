@@ -318,8 +318,9 @@ class CAbiOnboardingTest extends CAbiFixture {
   }
 
   @Test
-  void timeout_isTheNextFreeCode_andTheAbiVersionIsTwo() {
+  void timeout_isTheNextFreeCode_andTheAbiVersionIsThree() {
     assertThat(Status.TIMEOUT).isEqualTo(Status.INTERNAL - 1);
-    assertThat(CAbi.abiVersion()).isEqualTo(2);
+    // 2 added onboarding and prefetch; 3 added kvtier_hold_queue.
+    assertThat(CAbi.abiVersion()).isEqualTo(3);
   }
 }
