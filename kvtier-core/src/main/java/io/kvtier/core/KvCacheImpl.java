@@ -369,32 +369,39 @@ final class KvCacheImpl implements KvCache, PrefixIndex.Listener {
         checkNamespace(r.namespace());
       }
       tick();
-      queueHold.clear();
-      if (tiers.length == 1) {
-        return 0;
-      }
-      long budget = top.store.capacityPages() / HOLD_SHARE;
-      for (Request r : waiting) {
-        int root = hintRoot(r.namespace(), r.salt());
-        if (root == PrefixIndex.NONE) {
-          continue;
+      queueHold.renew();
+      try {
+        if (tiers.length > 1) {
+          holdPrefixes(waiting, top.store.capacityPages() / HOLD_SHARE);
         }
-        int[] tok = r.tokens();
-        int[] matched = scratch(tok.length / tpb);
-        int n = matchUsable(root, tok, matched);
-        for (int i = 0; i < n; i++) {
-          if (queueHold.holds(matched[i])) {
-            continue;
-          }
-          if (queueHold.size() == budget) {
-            return queueHold.size();
-          }
-          queueHold.add(matched[i]);
-        }
+      } finally {
+        queueHold.releasePrevious();
       }
       return queueHold.size();
     } finally {
       lock.unlock();
+    }
+  }
+
+  /** Holds the waiting requests' cached prefixes, head first, up to {@code budget} blocks. */
+  private void holdPrefixes(List<Request> waiting, long budget) {
+    for (Request r : waiting) {
+      int root = hintRoot(r.namespace(), r.salt());
+      if (root == PrefixIndex.NONE) {
+        continue;
+      }
+      int[] tok = r.tokens();
+      int[] matched = scratch(tok.length / tpb);
+      int n = matchUsable(root, tok, matched);
+      for (int i = 0; i < n; i++) {
+        if (queueHold.holds(matched[i])) {
+          continue;
+        }
+        if (queueHold.size() == budget) {
+          return;
+        }
+        queueHold.add(matched[i]);
+      }
     }
   }
 

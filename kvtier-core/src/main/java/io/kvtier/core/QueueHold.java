@@ -8,6 +8,11 @@ import java.util.BitSet;
  * index, head of the queue first, at most {@code budget} blocks. One per cache; every method runs
  * under the cache's lock.
  *
+ * <p>A new hold pins its blocks before the previous one lets go of its own ({@link #renew()}, then
+ * {@link #releasePrevious()}), so a block both hold keeps its pin throughout: only the blocks that
+ * enter or leave the hold change evictability and touch the evictors, not the whole hold on every
+ * call.
+ *
  * <p>Blocks are kept in the order they were held (the head's prefix root first, the last request's
  * deepest block last), so {@link #yieldLast()} gives way from the back of the queue and from leaves
  * up: a block it unpins is the deepest held one, and becomes evictable at once unless a lease or a
@@ -18,6 +23,9 @@ final class QueueHold {
   private int[] blocks = new int[64];
   private long[] fingerprints = new long[64];
   private int count;
+  private int[] previous = new int[64];
+  private long[] previousFingerprints = new long[64];
+  private int previousCount;
   private final BitSet held = new BitSet();
   private long yields;
 
@@ -53,10 +61,28 @@ final class QueueHold {
     held.set(b);
   }
 
-  /** Releases every held block. */
-  void clear() {
-    while (count > 0) {
-      release();
+  /**
+   * Starts a new, empty hold; the blocks held so far keep their pins until {@link
+   * #releasePrevious()}.
+   */
+  void renew() {
+    releasePrevious();
+    int[] b = previous;
+    long[] f = previousFingerprints;
+    previous = blocks;
+    previousFingerprints = fingerprints;
+    previousCount = count;
+    blocks = b;
+    fingerprints = f;
+    count = 0;
+    held.clear();
+  }
+
+  /** Unpins the blocks of the hold before the last {@link #renew()}. */
+  void releasePrevious() {
+    while (previousCount > 0) {
+      previousCount--;
+      unpin(previous[previousCount], previousFingerprints[previousCount]);
     }
   }
 
@@ -77,11 +103,14 @@ final class QueueHold {
 
   private void release() {
     count--;
-    int b = blocks[count];
-    held.clear(b);
+    held.clear(blocks[count]);
+    unpin(blocks[count], fingerprints[count]);
+  }
+
+  private void unpin(int b, long fingerprint) {
     // A pinned block is never removed from the index, so the check only guards against a bug
     // elsewhere turning into a corrupted pin count.
-    if (index.sameBlock(b, fingerprints[count])) {
+    if (index.sameBlock(b, fingerprint)) {
       index.unpin(b);
     }
   }
@@ -90,6 +119,9 @@ final class QueueHold {
   void countPins(int[] pins) {
     for (int k = 0; k < count; k++) {
       pins[blocks[k]]++;
+    }
+    for (int k = 0; k < previousCount; k++) {
+      pins[previous[k]]++;
     }
   }
 }
