@@ -134,8 +134,19 @@ public final class ReplayCommand implements Callable<Integer> {
               + " second before its estimated resume; queued (with --engine): prefetch each"
               + " request's cached prefix when it enters the engine's queue; steps (with --engine):"
               + " prefetch a parent session's prefix when its last running sub-agent finishes;"
-              + " or a comma-separated list of these.")
+              + " foresight (with --engine; a bound, not a policy): prefetch every request's cached"
+              + " prefix --foresight-lead-s before its true arrival, reading the trace's future as"
+              + " belady does; or a comma-separated list of these.")
   String prefetch;
+
+  @Option(
+      names = "--foresight-lead-s",
+      paramLabel = "S",
+      defaultValue = "1",
+      description =
+          "With --prefetch foresight: how many seconds before each true arrival the bound"
+              + " prefetches (default ${DEFAULT-VALUE}).")
+  double foresightLead;
 
   @Option(
       names = "--engine",
@@ -324,15 +335,25 @@ public final class ReplayCommand implements Callable<Integer> {
         }
         List<String> kinds = List.of(prefetch.split(",", -1));
         if (!prefetch.equals("none")
-            && (!List.of("resume", "queued", "steps").containsAll(kinds)
+            && (!List.of("resume", "queued", "steps", "foresight").containsAll(kinds)
                 || new java.util.HashSet<>(kinds).size() != kinds.size())) {
           throw new IllegalArgumentException(
-              "--prefetch must be none or a list of resume, queued and steps, was " + prefetch);
+              "--prefetch must be none or a list of resume, queued, steps and foresight, was "
+                  + prefetch);
         }
         if (kinds.contains("steps") && !engineModel) {
           throw new IllegalArgumentException(
               "--prefetch steps prefetches a parent when its sub-agents finish in the engine: add"
                   + " --engine");
+        }
+        if (kinds.contains("foresight") && !engineModel) {
+          throw new IllegalArgumentException(
+              "--prefetch foresight prefetches ahead of the engine's arrivals: add --engine");
+        }
+        if (!(foresightLead >= 0) || Double.isInfinite(foresightLead)) {
+          throw new IllegalArgumentException(
+              "--foresight-lead-s must be a finite number of seconds, 0 or more, was "
+                  + foresightLead);
         }
         if (kinds.contains("queued") && !engineModel) {
           throw new IllegalArgumentException(
@@ -357,7 +378,12 @@ public final class ReplayCommand implements Callable<Integer> {
           }
           engine =
               new TieredReplay.Engine(
-                  cost, links, kinds.contains("queued"), kinds.contains("steps"), layers);
+                  cost,
+                  links,
+                  kinds.contains("queued"),
+                  kinds.contains("steps"),
+                  layers,
+                  kinds.contains("foresight") ? foresightLead : TieredReplay.Engine.NO_FORESIGHT);
         }
       } catch (IllegalArgumentException e) {
         stderr.println("kvtier replay: " + e.getMessage());

@@ -282,16 +282,51 @@ public final class TieredReplay {
    *     sub-agent finishes (the workflow's next step is the parent)
    * @param layers the model's layers over which prefill overlaps onboarding; 1 waits for whole
    *     pages
+   * @param foresightSeconds {@link #NO_FORESIGHT}, or a bound on what prefetch could hide with a
+   *     perfect forecast: every request's cached prefix is prefetched this many seconds before its
+   *     true arrival. It reads the trace's future, as {@code belady} does, and is never a policy:
+   *     it measures how much of the exposure a forecast of arrivals (of pause ends) would be worth
    */
   public record Engine(
       CostModel cost,
       java.util.Map<String, Double> linkBytesPerSecond,
       boolean prefetchQueued,
       boolean prefetchSteps,
-      int layers) {
+      int layers,
+      double foresightSeconds) {
 
     /** The most layers the engine model takes. */
     public static final int MAX_LAYERS = 256;
+
+    /** No foresight: the engine knows nothing of arrivals before they happen. */
+    public static final double NO_FORESIGHT = Double.NaN;
+
+    /**
+     * An engine without foresight.
+     *
+     * @param cost the cost model
+     * @param linkBytesPerSecond link bandwidths by lower tier
+     * @param prefetchQueued whether queued requests are prefetched
+     * @param prefetchSteps whether parents are prefetched when their sub-agents finish
+     * @param layers the model's layers; 1 waits for whole pages
+     */
+    public Engine(
+        CostModel cost,
+        java.util.Map<String, Double> linkBytesPerSecond,
+        boolean prefetchQueued,
+        boolean prefetchSteps,
+        int layers) {
+      this(cost, linkBytesPerSecond, prefetchQueued, prefetchSteps, layers, NO_FORESIGHT);
+    }
+
+    /**
+     * Whether the engine prefetches on foresight of arrivals (a bound, not a policy).
+     *
+     * @return whether {@link #foresightSeconds()} is set
+     */
+    public boolean foresight() {
+      return !Double.isNaN(foresightSeconds);
+    }
 
     /**
      * An engine that waits for whole pages.
@@ -341,6 +376,11 @@ public final class TieredReplay {
         throw new IllegalArgumentException(
             "the engine's layers must be in [1, " + MAX_LAYERS + "], was " + layers);
       }
+      if (foresightSeconds < 0 || Double.isInfinite(foresightSeconds)) {
+        throw new IllegalArgumentException(
+            "the foresight lead must be a finite number of seconds, 0 or more, was "
+                + foresightSeconds);
+      }
       linkBytesPerSecond = java.util.Map.copyOf(linkBytesPerSecond);
       for (var e : linkBytesPerSecond.entrySet()) {
         if (!TIER_NAMES.subList(1, TIER_NAMES.size()).contains(e.getKey())) {
@@ -381,7 +421,7 @@ public final class TieredReplay {
           Locale.ROOT,
           "engine model: one prefill stream at %,.0f tokens/s, first come first served; a request"
               + " waits for its lower-tier pages (%s) %s; onboarding"
-              + " %s",
+              + " %s%s",
           cost.prefillTokensPerSecond(),
           links,
           layers > 1
@@ -389,7 +429,14 @@ public final class TieredReplay {
               : "before it prefills its misses",
           prefetchQueued
               ? "starts when the request arrives (queued prefetch)"
-              : "starts when the request is scheduled (on demand)");
+              : "starts when the request is scheduled (on demand)",
+          foresight()
+              ? String.format(
+                  Locale.ROOT,
+                  "; foresight: every request's cached prefix is prefetched %.1f s before its true"
+                      + " arrival (a bound that reads the trace's future, as belady does)",
+                  foresightSeconds)
+              : "");
     }
   }
 
@@ -410,6 +457,8 @@ public final class TieredReplay {
    *     parents whose sub-agents finished)
    * @param prefetchBlocks blocks whose copies those calls started
    * @param stepPrefetches of those calls, the ones for parents whose last sub-agent finished
+   * @param foresightPrefetches of those calls, the ones made on foresight of an arrival (a bound,
+   *     see {@link Engine#foresightSeconds()})
    */
   public record EngineStats(
       long queuedRequests,
@@ -423,10 +472,11 @@ public final class TieredReplay {
       double spanSeconds,
       long prefetchCalls,
       long prefetchBlocks,
-      long stepPrefetches) {
+      long stepPrefetches,
+      long foresightPrefetches) {
 
     /** No engine model. */
-    public static final EngineStats NONE = new EngineStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    public static final EngineStats NONE = new EngineStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /**
      * The engine's load: prefill time over the span.
@@ -1032,6 +1082,7 @@ public final class TieredReplay {
     final java.util.PriorityQueue<double[]> steps =
         new java.util.PriorityQueue<>((a, b) -> Double.compare(a[0], b[0]));
     long stepPrefetches;
+    long foresightPrefetches;
 
     /** A request arrives: counts a sub-agent's start and notes the session's latest request. */
     void arrived(int i) {
@@ -1062,7 +1113,20 @@ public final class TieredReplay {
       }
     }
 
-    /** The time of the next parent-resume prefetch, or +∞. */
+    /**
+     * With foresight (a bound), books a prefetch of every request {@link Engine#foresightSeconds()}
+     * before its arrival, beside the parent-resume ones: {time, -1, request}.
+     */
+    void foresee() {
+      if (!engine.foresight()) {
+        return;
+      }
+      for (int i = 0; i < trace.size(); i++) {
+        steps.add(new double[] {arrival(i) - engine.foresightSeconds(), -1, i});
+      }
+    }
+
+    /** The time of the next parent-resume (or foreseen) prefetch, or +∞. */
     double nextStep() {
       double[] d = steps.peek();
       return d == null ? Double.POSITIVE_INFINITY : d[0];
@@ -1074,6 +1138,15 @@ public final class TieredReplay {
      */
     void runStep() {
       double[] d = steps.poll();
+      if (d[1] < 0) {
+        // Foreseen: the request's cached prefix now, as its session left it.
+        int i = (int) d[2];
+        int si = trace.session(i);
+        if (prefetchAt(i, si < 0 ? null : driver.session(si), d[0])) {
+          foresightPrefetches++;
+        }
+        return;
+      }
       int parent = (int) d[1];
       int last = (int) d[2];
       if (lastArrived[parent] != last) {
@@ -1096,6 +1169,7 @@ public final class TieredReplay {
       double engineFree = Double.NEGATIVE_INFINITY;
       int next = 0;
       int served = 0;
+      foresee();
       while (next < n || !queue.isEmpty()) {
         double head =
             queue.isEmpty()
@@ -1235,19 +1309,20 @@ public final class TieredReplay {
       }
     }
 
-    void prefetchAt(int i, Session s, double now) {
+    /** Offers request i's cached prefix to the cache's prefetch; whether any was cached. */
+    boolean prefetchAt(int i, Session s, double now) {
       int[] tokens = trace.blocks(i);
       Namespace space = driver.namespace(i);
       long salt = driver.salt(i);
       int cached = cache.probeTokens(space, tokens, salt);
       if (cached == 0) {
-        return;
+        return false;
       }
       long[] before = linkPages();
       int started = cache.prefetch(ReferenceReplay.request(trace, i, space, salt, cached, s));
       prefetchCalls++;
       if (started == 0) {
-        return;
+        return true;
       }
       prefetchStarted += started;
       // The copies are real; the model books them on the links from now on.
@@ -1260,6 +1335,7 @@ public final class TieredReplay {
           bookPrefetch(i, t, moved, now, key);
         }
       }
+      return true;
     }
 
     /** Pages copied so far into the top tier, by source tier. */
@@ -1428,7 +1504,8 @@ public final class TieredReplay {
           span,
           prefetchCalls,
           prefetchStarted,
-          stepPrefetches);
+          stepPrefetches,
+          foresightPrefetches);
     }
   }
 

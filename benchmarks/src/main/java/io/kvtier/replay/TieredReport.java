@@ -303,10 +303,16 @@ public record TieredReport(
                 : String.format(
                     Locale.ROOT,
                     "; prefetch started %,d blocks' copies over %,d calls (%,d for parents whose"
-                        + " sub-agents finished)",
+                        + " sub-agents finished%s)",
                     e.prefetchBlocks(),
                     e.prefetchCalls(),
-                    e.stepPrefetches()));
+                    e.stepPrefetches(),
+                    e.foresightPrefetches() == 0
+                        ? ""
+                        : String.format(
+                            Locale.ROOT,
+                            ", %,d on foresight of an arrival",
+                            e.foresightPrefetches())));
       }
       PrefetchStats p = r.prefetch();
       if (p.pages() + p.skipped() > 0) {
@@ -513,6 +519,7 @@ public record TieredReport(
       m.put("engine_exposed_idle_s", e.exposedIdleSeconds());
       m.put("engine_prefetch_blocks", e.prefetchBlocks());
       m.put("engine_step_prefetches", e.stepPrefetches());
+      m.put("engine_foresight_prefetches", e.foresightPrefetches());
     }
     for (int t = 1; t < names.size(); t++) {
       m.put("bring_up_s_" + names.get(t), r.bringUpSeconds(t, cost));

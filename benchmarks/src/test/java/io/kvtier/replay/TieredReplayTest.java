@@ -330,6 +330,57 @@ class TieredReplayTest {
     assertThat(back.engine()).isEqualTo(demand.engine());
   }
 
+  private static TieredReplay.Result foresightRun(Trace t, double leadSeconds, Path dir) {
+    TieredReplay.Engine engine =
+        new TieredReplay.Engine(
+            new TieredReplay.CostModel(1, 1000),
+            java.util.Map.of("cxl", 1000.0),
+            false,
+            false,
+            1,
+            leadSeconds);
+    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
+    return new TieredReplay(t, tiers, true)
+        .engine(engine)
+        .run("lru", ReferenceReplay.Progress.NONE);
+  }
+
+  @Test
+  void engineModel_foresight_prefetchesEachRequestItsLeadBeforeItsTrueArrival() {
+    // The parent is back at 21 s, at an idle engine, with A (4 blocks) in cxl since its sub-agent
+    // ran: on demand it waits 4 s. Foreseen 5 s ahead, A is copied over [16, 20) and nothing is
+    // exposed; foreseen 2 s ahead, over [19, 23), so 2 s are.
+    Trace t = subAgentTrace(21_000);
+    TieredReplay.Result demand = engineRun(t, false, false, dir);
+    assertThat(demand.engine().exposedIdleSeconds()).isCloseTo(4, offset(1e-9));
+    assertThat(demand.engine().foresightPrefetches()).isZero();
+
+    TieredReplay.Result ahead = foresightRun(t, 5, dir);
+    assertThat(ahead.hitTokens()).isEqualTo(demand.hitTokens());
+    assertThat(ahead.engine().foresightPrefetches())
+        .as("only the parent's second turn had a cached prefix to bring up")
+        .isEqualTo(1);
+    assertThat(ahead.hitBlocksPerTier()).containsExactly(4L, 0L);
+    assertThat(ahead.engine().exposedSeconds()).isZero();
+    assertThat(ahead.prefetch().used()).isEqualTo(4);
+
+    TieredReplay.Result late = foresightRun(t, 2, dir);
+    assertThat(late.engine().exposedSeconds()).isCloseTo(2, offset(1e-9));
+    assertThat(late.engine().exposedIdleSeconds()).isCloseTo(2, offset(1e-9));
+    assertThat(late.hitTokens()).isEqualTo(demand.hitTokens());
+  }
+
+  @Test
+  void engineModel_foresight_refusesANegativeLead() {
+    TieredReplay.CostModel cost = new TieredReplay.CostModel(1, 1000);
+    assertThatThrownBy(
+            () -> new TieredReplay.Engine(cost, java.util.Map.of(), false, false, 1, -0.5))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("foresight lead");
+    assertThat(new TieredReplay.Engine(cost, java.util.Map.of(), false, false, 1).foresight())
+        .isFalse();
+  }
+
   @Test
   void engineModel_layerByLayer_prefillsEachLayerAsItLands() {
     // r3 is scheduled at 16 s; A's four blocks copy over [16, 20), so with 4 layers layer l has
@@ -493,6 +544,8 @@ class TieredReplayTest {
       {"--dram", "1m", "--engine", "--link-gbps", "cxl=0"},
       {"--dram", "1m", "--engine", "--layers", "0"},
       {"--dram", "1m", "--layers", "32"},
+      {"--dram", "1m", "--prefetch", "foresight"},
+      {"--dram", "1m", "--engine", "--prefetch", "foresight", "--foresight-lead-s", "-1"},
     };
     String[] says = {
       "--dram wants a size such as 512m",
@@ -502,13 +555,15 @@ class TieredReplayTest {
       "--prefill-tps must be positive",
       "--kv-bytes-per-token must be positive",
       "add --engine",
-      "--prefetch must be none or a list of resume, queued and steps, was later",
-      "--prefetch must be none or a list of resume, queued and steps, was queued,queued",
+      "--prefetch must be none or a list of resume, queued, steps and foresight, was later",
+      "--prefetch must be none or a list of resume, queued, steps and foresight, was queued,queued",
       "--prefetch steps prefetches a parent when its sub-agents finish in the engine: add --engine",
       "a link is named by its lower tier",
       "the bandwidth of link cxl must be positive",
       "--layers must be in [1, 256], was 0",
       "--layers overlaps the engine model's prefill with onboarding: add --engine",
+      "--prefetch foresight prefetches ahead of the engine's arrivals: add --engine",
+      "--foresight-lead-s must be a finite number of seconds, 0 or more, was -1.0",
     };
     for (int i = 0; i < bad.length; i++) {
       List<String> args =
