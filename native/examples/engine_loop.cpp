@@ -10,7 +10,18 @@
 // Checks: every first turn reuses the whole system prompt (warmed once at start-up); every later
 // turn reuses at least everything the session committed before (its prefix is pinned through the
 // tool call); block tables are well formed; tenants with another salt share nothing; no lease is
-// left open. Prints "engine_loop: OK ..." last and exits 0, or prints the failure and exits 1.
+// left open.
+//
+// Then a second cache with two tiers (a small top tier over a larger host tier) runs the queue
+// side of an engine: sessions whose prefixes no longer fit on top wait in a queue; on every queue
+// change the engine tells the cache its waiting requests (kvtier_hold_queue) and prefetches the
+// head (kvtier_prefetch); a scheduled request onboards what is still below layer by layer, reading
+// the arriving block table, before its block table is final. Checks: every queued request finds
+// all its session had committed (in some tier); the head's prefetch starts copies of its whole
+// prefix; the arriving table covers the cached prefix; after onboarding every page is in the top
+// tier; an empty queue holds nothing.
+//
+// Prints "engine_loop: OK ..." last and exits 0, or prints the failure and exits 1.
 #include "kvtier.h"
 
 #include <atomic>
@@ -162,6 +173,147 @@ void serve(int worker, kvtier_cache *cache, kvtier_namespace *ns,
   }
 }
 
+// The queue side of an engine over two tiers. Page = 16 tokens x 2 layers x 2 heads x 64 dims x
+// K and V x 2 bytes = 16 KiB: the top tier holds 128 pages, the host tier 1024.
+const char *kTieredConfig =
+    "layout.layers=2\n"
+    "layout.kv_heads=2\n"
+    "layout.head_dim=64\n"
+    "layout.dtype=bf16\n"
+    "layout.tokens_per_block=16\n"
+    "tiers=top,host\n"
+    "tier.top.kind=dram\n"
+    "tier.top.capacity=2m\n"
+    "tier.host.kind=dram\n"
+    "tier.host.capacity=16m\n"
+    "eviction=lru\n"
+    "retention=none\n";
+
+constexpr int kQueuedSessions = 6;
+constexpr int kQueuedContextTokens = 640;  // 40 blocks each: six of them fill the top tier twice
+constexpr int kQueuedNewTokens = 40;
+constexpr int kLayers = 2;
+
+struct Request {
+  kvtier_session *session;
+  std::vector<int32_t> tokens;
+  int32_t committed;  // what the session had committed before this request
+};
+
+// Tells the cache the waiting queue, head first, as one token array with offsets.
+int32_t hold(kvtier_cache *cache, kvtier_namespace *ns, const std::vector<Request> &queue,
+             size_t from) {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> offsets{0};
+  for (size_t i = from; i < queue.size(); i++) {
+    tokens.insert(tokens.end(), queue[i].tokens.begin(), queue[i].tokens.end());
+    offsets.push_back(static_cast<int32_t>(tokens.size()));
+  }
+  int32_t held = -1;
+  ok(kvtier_hold_queue(cache, ns, static_cast<int32_t>(queue.size() - from), nullptr,
+                       tokens.data(), offsets.data(), &held),
+     "hold_queue");
+  return held;
+}
+
+// Returns how many requests found part of their prefix below the top tier.
+int queue_phase() {
+  kvtier_cache *cache = nullptr;
+  ok(kvtier_cache_create(kTieredConfig, &cache), "tiered cache_create");
+  kvtier_namespace *ns = nullptr;
+  ok(kvtier_namespace_open(cache, "toy-8b", nullptr, &ns), "tiered namespace_open");
+  std::vector<uint64_t> table(64);
+
+  // A first turn for each session: the later ones push the earlier ones down to the host tier.
+  std::vector<Request> queue;
+  for (int s = 0; s < kQueuedSessions; s++) {
+    std::string name = "queued-" + std::to_string(s);
+    Request r{nullptr, {}, 0};
+    ok(kvtier_session_open(cache, name.c_str(), &r.session), "tiered session_open");
+    append_tokens(r.tokens, kQueuedContextTokens, 7000 + s);
+    kvtier_lease *lease = nullptr;
+    ok(kvtier_acquire(cache, ns, r.session, 0, r.tokens.data(),
+                      static_cast<int32_t>(r.tokens.size()), &lease, nullptr),
+       "tiered acquire");
+    prefill(lease, static_cast<int>(r.tokens.size()), table);
+    ok(kvtier_lease_commit(lease, -1), "tiered commit");
+    ok(kvtier_lease_committed_tokens(lease, &r.committed), "tiered committed_tokens");
+    ok(kvtier_lease_release(lease), "tiered release");
+    ok(kvtier_session_pause(r.session, KVTIER_PAUSE_TOOL, 9000), "tiered pause");
+    // The tool's result is the next turn's new tokens; the turn waits in the queue.
+    append_tokens(r.tokens, kQueuedNewTokens, 8000 + s);
+    queue.push_back(std::move(r));
+  }
+
+  // All of them are waiting now: hold their prefixes and start the head's copies.
+  if (hold(cache, ns, queue, 0) <= 0) fail("the queue's hold holds nothing");
+  int32_t started = 0;
+  ok(kvtier_prefetch(cache, ns, queue[0].session, 0, queue[0].tokens.data(),
+                     static_cast<int32_t>(queue[0].tokens.size()), &started),
+     "prefetch");
+
+  int below = 0;
+  for (size_t i = 0; i < queue.size(); i++) {
+    Request &r = queue[i];
+    // The engine takes the head: the rest is the queue now, and its new head is prefetched.
+    hold(cache, ns, queue, i + 1);
+    if (i + 1 < queue.size()) {
+      ok(kvtier_prefetch(cache, ns, queue[i + 1].session, 0, queue[i + 1].tokens.data(),
+                         static_cast<int32_t>(queue[i + 1].tokens.size()), nullptr),
+         "prefetch next");
+    }
+    ok(kvtier_session_resume(r.session), "tiered resume");
+    kvtier_lease *lease = nullptr;
+    int32_t cached = -1;
+    ok(kvtier_acquire(cache, ns, r.session, 0, r.tokens.data(),
+                      static_cast<int32_t>(r.tokens.size()), &lease, &cached),
+       "queued acquire");
+    if (cached < r.committed) {
+      fail("a queued request found " + std::to_string(cached) + " tokens of the " +
+           std::to_string(r.committed) + " its session committed");
+    }
+    int32_t n = 0;
+    int rc = kvtier_lease_block_table(lease, table.data(), static_cast<int32_t>(table.size()), &n);
+    if (rc == KVTIER_ERR_INVALID_ARGUMENT) {
+      below++;  // part of the prefix is still below the top tier: onboard it
+    } else {
+      ok(rc, "queued block_table");
+    }
+    // The pages the onboarding lands in, known before they land: layer l may be read once
+    // kvtier_lease_onboard(lease, l, ...) says so, so the prefill runs layer by layer.
+    ok(kvtier_lease_arriving_table(lease, table.data(), static_cast<int32_t>(table.size()), &n),
+       "arriving_table");
+    if (n != cached / kTokensPerBlock) {
+      fail("the arriving table has " + std::to_string(n) + " pages for " + std::to_string(cached) +
+           " cached tokens");
+    }
+    for (int32_t l = 0; l < kLayers; l++) {
+      ok(kvtier_lease_onboard(lease, l, -1), "onboard layer");
+      // A real engine runs layer l of the prefill over `table` here.
+    }
+    ok(kvtier_lease_onboard(lease, -1, -1), "onboard all");
+    prefill(lease, static_cast<int>(r.tokens.size()), table);  // every page on top now
+    ok(kvtier_lease_commit(lease, -1), "queued commit");
+    ok(kvtier_lease_release(lease), "queued release");
+    ok(kvtier_session_end(r.session), "tiered session_end");
+  }
+  if (hold(cache, ns, queue, queue.size()) != 0) fail("an empty queue still holds blocks");
+
+  kvtier_stats st;
+  ok(kvtier_stats_get(cache, &st), "tiered stats");
+  if (st.active_leases != 0) fail("tiered leases left open");
+  ok(kvtier_cache_destroy(cache), "tiered cache_destroy");
+  // The head's prefix was all below when it was prefetched (five sessions came after it); how many
+  // of the others still had to onboard depends on how fast the copies ran.
+  if (started != kQueuedContextTokens / kTokensPerBlock) {
+    fail("the head's prefetch started " + std::to_string(started) + " copies, want " +
+         std::to_string(kQueuedContextTokens / kTokensPerBlock));
+  }
+  std::printf("queue phase: %d requests, %d onboarded from the host tier, head prefetch started %d\n",
+              kQueuedSessions, below, started);
+  return below;
+}
+
 }  // namespace
 
 int main() {
@@ -246,14 +398,15 @@ int main() {
   if (st.lookups != static_cast<uint64_t>(expected_turns) + 1) fail("lookups");
 
   ok(kvtier_cache_destroy(cache), "cache_destroy");
+  int onboarded = queue_phase();
   std::printf(
       "turns=%ld prompt_tokens=%ld reused_tokens=%ld stored_events=%ld router_probes=%ld "
       "cached_blocks=%llu used_pages=%llu\n",
       totals.turns.load(), totals.prompt_tokens.load(), totals.reused_tokens.load(), stored_events,
       router_probes, static_cast<unsigned long long>(st.cached_blocks),
       static_cast<unsigned long long>(st.tiers[0].used_pages));
-  std::printf("engine_loop: OK threads=%d sessions=%d turns=%ld reuse=%.1f%%\n", kThreads,
-              kThreads * kSessionsPerThread, totals.turns.load(),
-              100.0 * totals.reused_tokens / totals.prompt_tokens);
+  std::printf("engine_loop: OK threads=%d sessions=%d turns=%ld reuse=%.1f%% onboarded=%d\n",
+              kThreads, kThreads * kSessionsPerThread, totals.turns.load(),
+              100.0 * totals.reused_tokens / totals.prompt_tokens, onboarded);
   return 0;
 }
