@@ -178,13 +178,19 @@ class TieredReplayTest {
 
   private static TieredReplay.Result engineRun(
       Trace t, boolean queued, boolean steps, int layers, Path dir) {
+    return engineRun(t, queued, steps, layers, TieredReplay.Engine.NO_FORESIGHT, dir);
+  }
+
+  private static TieredReplay.Result engineRun(
+      Trace t, boolean queued, boolean steps, int layers, double foresight, Path dir) {
     TieredReplay.Engine engine =
         new TieredReplay.Engine(
             new TieredReplay.CostModel(1, 1000),
             java.util.Map.of("cxl", 1000.0),
             queued,
             steps,
-            layers);
+            layers,
+            foresight);
     TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
     return new TieredReplay(t, tiers, true)
         .engine(engine)
@@ -331,18 +337,7 @@ class TieredReplayTest {
   }
 
   private static TieredReplay.Result foresightRun(Trace t, double leadSeconds, Path dir) {
-    TieredReplay.Engine engine =
-        new TieredReplay.Engine(
-            new TieredReplay.CostModel(1, 1000),
-            java.util.Map.of("cxl", 1000.0),
-            false,
-            false,
-            1,
-            leadSeconds);
-    TieredReplay.Tiers tiers = new TieredReplay.Tiers(0, 12 * PAGE, 32 * PAGE, 0, PAGE, dir);
-    return new TieredReplay(t, tiers, true)
-        .engine(engine)
-        .run("lru", ReferenceReplay.Progress.NONE);
+    return engineRun(t, false, false, 1, leadSeconds, dir);
   }
 
   @Test
