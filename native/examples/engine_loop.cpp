@@ -190,7 +190,9 @@ const char *kTieredConfig =
     "retention=none\n";
 
 constexpr int kQueuedSessions = 6;
-constexpr int kQueuedContextTokens = 640;  // 40 blocks each: six of them fill the top tier twice
+// 30 blocks each: six of them are 180 pages for a top tier of 128, and the hold (a quarter of the
+// top tier, 32 blocks) covers the head's whole prefix, so its prefetch takes what it needs.
+constexpr int kQueuedContextTokens = 480;
 constexpr int kQueuedNewTokens = 40;
 constexpr int kLayers = 2;
 
@@ -243,6 +245,8 @@ int queue_phase() {
     // The tool's result is the next turn's new tokens; the turn waits in the queue.
     append_tokens(r.tokens, kQueuedNewTokens, 8000 + s);
     queue.push_back(std::move(r));
+    // Sessions arrive over time: recency (kept in milliseconds) orders them.
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
   }
 
   // All of them are waiting now: hold their prefixes and start the head's copies.
@@ -303,8 +307,8 @@ int queue_phase() {
   ok(kvtier_stats_get(cache, &st), "tiered stats");
   if (st.active_leases != 0) fail("tiered leases left open");
   ok(kvtier_cache_destroy(cache), "tiered cache_destroy");
-  // The head's prefix was all below when it was prefetched (five sessions came after it); how many
-  // of the others still had to onboard depends on how fast the copies ran.
+  // The head's prefix was all below when it was prefetched (five sessions came after it) and all
+  // held; how many of the others still had to onboard depends on how fast the copies ran.
   if (started != kQueuedContextTokens / kTokensPerBlock) {
     fail("the head's prefetch started " + std::to_string(started) + " copies, want " +
          std::to_string(kQueuedContextTokens / kTokensPerBlock));
