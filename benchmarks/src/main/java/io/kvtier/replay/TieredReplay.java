@@ -1113,40 +1113,40 @@ public final class TieredReplay {
       }
     }
 
-    /**
-     * With foresight (a bound), books a prefetch of every request {@link Engine#foresightSeconds()}
-     * before its arrival, beside the parent-resume ones: {time, -1, request}.
-     */
-    void foresee() {
-      if (!engine.foresight()) {
-        return;
-      }
-      for (int i = 0; i < trace.size(); i++) {
-        steps.add(new double[] {arrival(i) - engine.foresightSeconds(), -1, i});
-      }
+    // With foresight (a bound): the next request to prefetch before its arrival. Arrivals are in
+    // trace order and the lead is one constant, so the foreseen prefetches are due in that order.
+    int foreseen;
+
+    /** When the next foreseen prefetch is due, or +∞. */
+    double nextForesight() {
+      return engine.foresight() && foreseen < trace.size()
+          ? arrival(foreseen) - engine.foresightSeconds()
+          : Double.POSITIVE_INFINITY;
     }
 
-    /** The time of the next parent-resume (or foreseen) prefetch, or +∞. */
+    /** The time of the next parent-resume or foreseen prefetch, or +∞. */
     double nextStep() {
       double[] d = steps.peek();
-      return d == null ? Double.POSITIVE_INFINITY : d[0];
+      return Math.min(d == null ? Double.POSITIVE_INFINITY : d[0], nextForesight());
     }
 
     /**
-     * Runs the next parent-resume prefetch, unless the parent's next request came first: the
-     * parent's last prompt is its cached prefix.
+     * Runs the next prefetch that is due: a foreseen one (the request's cached prefix as its
+     * session left it), or a parent-resume one unless the parent's next request came first (the
+     * parent's last prompt is its cached prefix).
      */
     void runStep() {
-      double[] d = steps.poll();
-      if (d[1] < 0) {
-        // Foreseen: the request's cached prefix now, as its session left it.
-        int i = (int) d[2];
+      double at = nextForesight();
+      double[] d = steps.peek();
+      if (d == null || at <= d[0]) {
+        int i = foreseen++;
         int si = trace.session(i);
-        if (prefetchAt(i, si < 0 ? null : driver.session(si), d[0])) {
+        if (prefetchAt(i, si < 0 ? null : driver.session(si), at)) {
           foresightPrefetches++;
         }
         return;
       }
+      steps.poll();
       int parent = (int) d[1];
       int last = (int) d[2];
       if (lastArrived[parent] != last) {
@@ -1169,7 +1169,6 @@ public final class TieredReplay {
       double engineFree = Double.NEGATIVE_INFINITY;
       int next = 0;
       int served = 0;
-      foresee();
       while (next < n || !queue.isEmpty()) {
         double head =
             queue.isEmpty()
